@@ -1,0 +1,337 @@
+//! Configuration: serde defaults → TOML file → environment → `validate()`.
+//!
+//! Environment overrides use `GONGKAI__<SECTION>__<KEY>` (double underscores
+//! between levels, case-insensitive), e.g. `GONGKAI__PUBLISHING__LISTEN`.
+//! Values are parsed as TOML scalars when they look like one (numbers,
+//! booleans) and taken as strings otherwise.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+use crate::unit::UnitPath;
+
+/// A configuration error that names the key and the rule it broke.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("config {key}: {rule}")]
+pub struct ConfigError {
+    pub key: String,
+    pub rule: String,
+}
+
+impl ConfigError {
+    pub fn new(key: impl Into<String>, rule: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            rule: rule.into(),
+        }
+    }
+}
+
+pub const ENV_PREFIX: &str = "GONGKAI__";
+
+/// Reads `path` (when given), applies environment overrides from `vars`, and
+/// deserializes. Unknown keys are refused by the target types
+/// (`deny_unknown_fields`) so that a typo is not silently ignored.
+pub fn load<T: DeserializeOwned>(
+    path: Option<&Path>,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<T, ConfigError> {
+    let mut root = match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                ConfigError::new(p.display().to_string(), format!("cannot read: {e}"))
+            })?;
+            text.parse::<toml::Table>().map_err(|e| {
+                ConfigError::new(p.display().to_string(), format!("not valid TOML: {e}"))
+            })?
+        }
+        None => toml::Table::new(),
+    };
+    for (name, value) in vars {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let keys: Vec<String> = rest.split("__").map(|k| k.to_ascii_lowercase()).collect();
+        if keys.iter().any(String::is_empty) {
+            return Err(ConfigError::new(name, "empty key between '__'"));
+        }
+        set_path(&mut root, &keys, scalar(&value)).map_err(|rule| ConfigError::new(name, rule))?;
+    }
+    T::deserialize(toml::Value::Table(root)).map_err(|e| {
+        // toml's message already names the key (e.g. "unknown field `lisen`").
+        ConfigError::new("file", e.message().to_owned())
+    })
+}
+
+fn scalar(v: &str) -> toml::Value {
+    if let Ok(i) = v.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    if let Ok(b) = v.parse::<bool>() {
+        return toml::Value::Boolean(b);
+    }
+    if let Ok(f) = v.parse::<f64>()
+        && v.contains('.')
+    {
+        return toml::Value::Float(f);
+    }
+    toml::Value::String(v.to_owned())
+}
+
+fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(), String> {
+    let (last, parents) = keys.split_last().ok_or("empty key")?;
+    let mut t = table;
+    for k in parents {
+        let entry = t
+            .entry(k.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("`{k}` is not a table"))?;
+    }
+    // A string given for a field the file holds as a number stays a string
+    // only if it is not a scalar; arrays come from the file, not the env.
+    t.insert(last.clone(), value);
+    Ok(())
+}
+
+/// A secret whose `Debug` and `Display` never show the value.
+#[derive(Clone, Default, serde::Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// `[node]`: who this node is.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Unit path, e.g. `340823.edu`.
+    pub unit: UnitPath,
+    /// Display name, e.g. 南陵县教育局.
+    pub name: String,
+    /// Organization code used in index numbers (统一社会信用代码 or similar).
+    pub org_code: String,
+    /// Where the SQLite files, the search index and the signing key live.
+    pub data_dir: PathBuf,
+    /// Directory of `<year>.toml` working-day calendars.
+    #[serde(default = "default_calendar_dir")]
+    pub calendar_dir: PathBuf,
+}
+
+fn default_calendar_dir() -> PathBuf {
+    PathBuf::from("deploy/calendar")
+}
+
+impl NodeConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.name.trim().is_empty() {
+            return Err(ConfigError::new("node.name", "must not be empty"));
+        }
+        let code = self.org_code.trim();
+        if code.is_empty() {
+            return Err(ConfigError::new("node.org_code", "must not be empty"));
+        }
+        if !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(ConfigError::new(
+                "node.org_code",
+                "only ASCII letters, digits and '-' (it becomes part of index numbers)",
+            ));
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::new("node.data_dir", "must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+/// `[nats]`: the event bus.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NatsConfig {
+    pub url: String,
+    /// JetStream stream capturing `gk.>`.
+    pub stream: String,
+    /// How long JetStream remembers message ids for de-duplication.
+    pub duplicate_window_secs: u64,
+    /// Optional credentials file (per-unit NATS permissions, see deploy/nats).
+    pub credentials: Option<PathBuf>,
+    /// Require TLS to the server.
+    pub tls: bool,
+    /// Events in flight between the outbox relay and JetStream acks.
+    pub max_in_flight: usize,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self {
+            url: "nats://127.0.0.1:4222".into(),
+            stream: "GONGKAI".into(),
+            duplicate_window_secs: 3600,
+            credentials: None,
+            tls: false,
+            max_in_flight: 64,
+        }
+    }
+}
+
+impl NatsConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.url.starts_with("nats://") || self.url.starts_with("tls://")) {
+            return Err(ConfigError::new(
+                "nats.url",
+                "must start with nats:// or tls://",
+            ));
+        }
+        if self.stream.is_empty()
+            || !self
+                .stream
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ConfigError::new(
+                "nats.stream",
+                "a non-empty name of ASCII letters, digits, '_' or '-'",
+            ));
+        }
+        if self.duplicate_window_secs == 0 {
+            return Err(ConfigError::new(
+                "nats.duplicate_window_secs",
+                "must be at least 1",
+            ));
+        }
+        if !(1..=4096).contains(&self.max_in_flight) {
+            return Err(ConfigError::new(
+                "nats.max_in_flight",
+                "must be between 1 and 4096",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `[telemetry]`. OTLP export is switched on by the standard
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` variable, not here.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// `text` or `json`.
+    pub log_format: String,
+    /// `RUST_LOG`-style filter used when `RUST_LOG` is unset.
+    pub filter: String,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            log_format: "text".into(),
+            filter: "info".into(),
+        }
+    }
+}
+
+impl TelemetryConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self.log_format.as_str() {
+            "text" | "json" => Ok(()),
+            _ => Err(ConfigError::new(
+                "telemetry.log_format",
+                "must be \"text\" or \"json\"",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        node: NodeConfig,
+        #[serde(default)]
+        nats: NatsConfig,
+    }
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        f
+    }
+
+    const BASE: &str = r#"
+[node]
+unit = "340823.edu"
+name = "南陵县教育局"
+org_code = "11340823MB0000000X"
+data_dir = "/tmp/x"
+"#;
+
+    #[test]
+    fn env_overrides_file() {
+        let f = write(BASE);
+        let vars = vec![
+            (
+                "GONGKAI__NATS__URL".to_owned(),
+                "nats://10.0.0.1:4222".to_owned(),
+            ),
+            ("GONGKAI__NATS__MAX_IN_FLIGHT".to_owned(), "8".to_owned()),
+            ("OTHER".to_owned(), "x".to_owned()),
+        ];
+        let c: File = load(Some(f.path()), vars).unwrap();
+        assert_eq!(c.nats.url, "nats://10.0.0.1:4222");
+        assert_eq!(c.nats.max_in_flight, 8);
+        assert_eq!(c.node.unit.as_str(), "340823.edu");
+        assert_eq!(c.nats.stream, "GONGKAI", "default kept");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let f = write(&format!("{BASE}\n[nats]\nurll = \"x\"\n"));
+        let e = load::<File>(Some(f.path()), vec![]).unwrap_err();
+        assert!(e.to_string().contains("urll"), "{e}");
+    }
+
+    #[test]
+    fn bad_unit_path_is_named() {
+        let f = write(&BASE.replace("340823.edu", "340823..edu"));
+        let e = load::<File>(Some(f.path()), vec![]).unwrap_err();
+        assert!(e.to_string().contains("340823..edu"), "{e}");
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        let f = write(BASE);
+        let mut c: File = load(Some(f.path()), vec![]).unwrap();
+        c.nats.url = "http://x".into();
+        assert_eq!(c.nats.validate().unwrap_err().key, "nats.url");
+        c.node.org_code = "有/斜杠".into();
+        assert_eq!(c.node.validate().unwrap_err().key, "node.org_code");
+    }
+
+    #[test]
+    fn secret_debug_hides_value() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "***");
+        assert_eq!(s.expose(), "hunter2");
+    }
+}

@@ -1,0 +1,341 @@
+//! Transactional outbox: events are written in the same transaction as the
+//! state change, and a relay publishes them to JetStream, marking each row
+//! sent only on JetStream's ack. A crash or a NATS outage loses nothing; a
+//! row published but not yet marked is published again with the same
+//! `Nats-Msg-Id`, which JetStream drops as a duplicate.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use futures::StreamExt as _;
+use futures::stream::FuturesOrdered;
+use gongkai_proto::v1::Event;
+use prost::Message as _;
+use sqlx::{AnyConnection, Row as _};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use tracing::Instrument as _;
+
+use crate::bus::Bus;
+use crate::db::{Db, now_ms};
+use crate::telemetry::{TRACEPARENT, current_traceparent};
+use crate::unit::{UnitPath, event_subject};
+
+/// An event to be written with the current transaction.
+pub struct NewEvent<'a, P: prost::Message> {
+    pub service: &'a str,
+    pub entity: &'a str,
+    pub verb: &'a str,
+    pub unit: &'a UnitPath,
+    /// Fully qualified proto name of the payload, e.g. `gongkai.v1.DocumentChanged`.
+    pub payload_type: &'a str,
+    pub payload: &'a P,
+}
+
+/// Writes `event` into the outbox on `conn` (inside the caller's
+/// transaction). Returns the event id.
+pub async fn enqueue<P: prost::Message>(
+    conn: &mut AnyConnection,
+    event: NewEvent<'_, P>,
+) -> Result<String, sqlx::Error> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = now_ms();
+    let envelope = Event {
+        id: id.clone(),
+        unit: event.unit.to_string(),
+        r#type: format!("{}.{}.{}", event.service, event.entity, event.verb),
+        time_unix_ms: now,
+        payload_type: event.payload_type.to_owned(),
+        payload: event.payload.encode_to_vec(),
+    };
+    let subject = event_subject(event.service, event.entity, event.verb, event.unit);
+    sqlx::query(
+        "INSERT INTO gk_outbox (event_id, subject, payload, traceparent, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&id)
+    .bind(subject)
+    .bind(envelope.encode_to_vec())
+    .bind(current_traceparent())
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Handle of a running relay.
+#[derive(Clone)]
+pub struct Relay {
+    wake: Arc<Notify>,
+}
+
+impl Relay {
+    /// Wakes the relay after a commit so events leave at once instead of at
+    /// the next poll.
+    pub fn notify(&self) {
+        self.wake.notify_one();
+    }
+}
+
+struct Row {
+    id: i64,
+    event_id: String,
+    subject: String,
+    payload: Vec<u8>,
+    traceparent: Option<String>,
+}
+
+const BATCH: i64 = 256;
+const POLL: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Sent rows are kept this long for inspection, then pruned.
+const KEEP_SENT_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// Starts the relay. It runs until `stop` turns true, then makes one last
+/// attempt to drain (bounded by `drain_timeout`) before returning.
+pub fn spawn(
+    db: Db,
+    bus: Bus,
+    stop: watch::Receiver<bool>,
+    drain_timeout: Duration,
+) -> (Relay, JoinHandle<()>) {
+    let wake = Arc::new(Notify::new());
+    let relay = Relay { wake: wake.clone() };
+    let handle = tokio::spawn(run(db, bus, wake, stop, drain_timeout));
+    (relay, handle)
+}
+
+async fn run(
+    db: Db,
+    bus: Bus,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+    drain_timeout: Duration,
+) {
+    let max_in_flight = bus.config().max_in_flight;
+    let mut backoff = Duration::from_millis(100);
+    let mut last_prune = 0i64;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        match relay_batch(&db, &bus, max_in_flight).await {
+            Ok(n) if n > 0 => {
+                backoff = Duration::from_millis(100);
+                continue;
+            }
+            Ok(_) => {
+                backoff = Duration::from_millis(100);
+                if now_ms() - last_prune > 3_600_000 {
+                    last_prune = now_ms();
+                    if let Err(e) = prune(&db).await {
+                        tracing::warn!(error = %e, "outbox prune failed");
+                    }
+                }
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(POLL) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "outbox relay failed; will retry");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+    // Flush what is left so a clean stop leaves an empty outbox when NATS is up.
+    let drained = tokio::time::timeout(drain_timeout, async {
+        loop {
+            match relay_batch(&db, &bus, max_in_flight).await {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+    })
+    .await
+    .unwrap_or(false);
+    bus.flush().await;
+    if !drained {
+        tracing::warn!("outbox not fully drained at shutdown; events will be sent at next start");
+    }
+}
+
+/// Publishes up to one batch; returns how many rows were sent.
+pub async fn relay_batch(db: &Db, bus: &Bus, max_in_flight: usize) -> anyhow::Result<usize> {
+    let rows: Vec<Row> = sqlx::query(
+        "SELECT id, event_id, subject, payload, traceparent FROM gk_outbox \
+         WHERE sent_at IS NULL ORDER BY id LIMIT $1",
+    )
+    .bind(BATCH)
+    .fetch_all(db.read())
+    .await?
+    .into_iter()
+    .map(|r| {
+        Ok(Row {
+            id: r.try_get("id")?,
+            event_id: r.try_get("event_id")?,
+            subject: r.try_get("subject")?,
+            payload: r.try_get("payload")?,
+            traceparent: r.try_get("traceparent")?,
+        })
+    })
+    .collect::<Result<_, sqlx::Error>>()?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    bus.ensure_stream().await?;
+    let span = tracing::debug_span!("outbox.relay", events = rows.len());
+    let acked = publish_rows(bus, &rows, max_in_flight)
+        .instrument(span)
+        .await;
+    let sent: Vec<i64> = acked.iter().map(|&i| rows[i].id).collect();
+    mark_sent(db, &sent).await?;
+    if sent.len() < rows.len() {
+        anyhow::bail!(
+            "{} of {} events not acknowledged by JetStream",
+            rows.len() - sent.len(),
+            rows.len()
+        );
+    }
+    Ok(sent.len())
+}
+
+/// Publishes with up to `max_in_flight` acks outstanding; returns the indexes
+/// of rows JetStream acknowledged, stopping at the first failure so that
+/// order is kept for the rest on retry.
+async fn publish_rows(bus: &Bus, rows: &[Row], max_in_flight: usize) -> Vec<usize> {
+    let js = bus.jetstream();
+    let mut acked = Vec::with_capacity(rows.len());
+    let mut pending = FuturesOrdered::new();
+    let mut failed = false;
+    for (i, row) in rows.iter().enumerate() {
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", row.event_id.as_str());
+        if let Some(tp) = &row.traceparent {
+            headers.insert(TRACEPARENT, tp.as_str());
+        }
+        let publish = tokio::time::timeout(
+            Duration::from_secs(5),
+            js.publish_with_headers(
+                row.subject.clone(),
+                headers,
+                Bytes::from(row.payload.clone()),
+            ),
+        )
+        .await;
+        match publish {
+            Ok(Ok(ack)) => pending.push_back(async move {
+                (
+                    i,
+                    tokio::time::timeout(Duration::from_secs(10), ack.into_future()).await,
+                )
+            }),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, subject = %row.subject, "publish failed");
+                failed = true;
+                break;
+            }
+            Err(_) => {
+                tracing::warn!(subject = %row.subject, "publish timed out");
+                failed = true;
+                break;
+            }
+        }
+        if pending.len() >= max_in_flight && !collect_one(&mut pending, &mut acked).await {
+            failed = true;
+            break;
+        }
+    }
+    while !pending.is_empty() {
+        if !collect_one(&mut pending, &mut acked).await {
+            failed = true;
+        }
+    }
+    if failed {
+        // Keep only the unbroken prefix: later acks are re-sent and dropped
+        // by JetStream's de-duplication, which keeps per-unit order simple.
+        acked.sort_unstable();
+        let prefix = acked
+            .iter()
+            .enumerate()
+            .take_while(|(n, i)| n == *i)
+            .count();
+        acked.truncate(prefix);
+    }
+    acked
+}
+
+type AckResult = Result<
+    Result<
+        async_nats::jetstream::publish::PublishAck,
+        async_nats::jetstream::context::PublishError,
+    >,
+    tokio::time::error::Elapsed,
+>;
+
+async fn collect_one<F>(pending: &mut FuturesOrdered<F>, acked: &mut Vec<usize>) -> bool
+where
+    F: std::future::Future<Output = (usize, AckResult)>,
+{
+    match pending.next().await {
+        Some((i, Ok(Ok(_ack)))) => {
+            acked.push(i);
+            true
+        }
+        Some((_, Ok(Err(e)))) => {
+            tracing::warn!(error = %e, "publish not acknowledged");
+            false
+        }
+        Some((_, Err(_))) => {
+            tracing::warn!("publish ack timed out");
+            false
+        }
+        None => true,
+    }
+}
+
+async fn mark_sent(db: &Db, ids: &[i64]) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let now = now_ms();
+    // Contiguous ranges keep this one statement per batch in the common case.
+    let mut start = 0;
+    while start < ids.len() {
+        let mut end = start;
+        while end + 1 < ids.len() && ids[end + 1] == ids[end] + 1 {
+            end += 1;
+        }
+        sqlx::query("UPDATE gk_outbox SET sent_at = $1 WHERE id >= $2 AND id <= $3")
+            .bind(now)
+            .bind(ids[start])
+            .bind(ids[end])
+            .execute(db.write())
+            .await?;
+        start = end + 1;
+    }
+    Ok(())
+}
+
+async fn prune(db: &Db) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM gk_outbox WHERE sent_at IS NOT NULL AND sent_at < $1")
+        .bind(now_ms() - KEEP_SENT_MS)
+        .execute(db.write())
+        .await?;
+    Ok(())
+}
+
+/// Rows not yet acknowledged by JetStream.
+pub async fn pending_count(db: &Db) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM gk_outbox WHERE sent_at IS NULL")
+        .fetch_one(db.read())
+        .await
+}

@@ -1,0 +1,106 @@
+//! `[publishing]` settings.
+
+use std::path::PathBuf;
+
+use gongkai_kernel::config::ConfigError;
+
+use crate::domain::index_no::{DEFAULT_FORMAT, IndexFormat};
+use crate::domain::privacy::{PrivacyConfig, Scanner};
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// gRPC listen address; port 0 picks a free port.
+    pub listen: String,
+    /// Empty: SQLite file `publishing.db` in the node's data directory.
+    pub database_url: String,
+    /// Largest body accepted, in bytes.
+    pub body_max_bytes: usize,
+    /// Index-number format (RULES §1; no national standard).
+    pub index_format: String,
+    /// Art. 26: published within this many working days of being formed.
+    pub late_after_working_days: u32,
+    /// Latest release of an interpretation after its policy document, in
+    /// working days (0: together).
+    pub interpretation_lag_days: u32,
+    /// The default column tree.
+    pub catalog_file: PathBuf,
+    /// How often buffered search-index changes are committed.
+    pub search_commit_ms: u64,
+    /// Search index directory; empty: `search/` in the data directory.
+    pub search_dir: PathBuf,
+    /// Build the subtree catalogue from the children's document events.
+    pub aggregate_subtree: bool,
+    pub privacy: PrivacyConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:7401".into(),
+            database_url: String::new(),
+            body_max_bytes: 4 * 1024 * 1024,
+            index_format: DEFAULT_FORMAT.into(),
+            late_after_working_days: 20,
+            interpretation_lag_days: 0,
+            catalog_file: PathBuf::from("deploy/catalog/default.toml"),
+            search_commit_ms: 500,
+            search_dir: PathBuf::new(),
+            aggregate_subtree: true,
+            privacy: PrivacyConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::new(
+                "publishing.listen",
+                "must be an address like 127.0.0.1:7401",
+            ));
+        }
+        if !(self.database_url.is_empty()
+            || self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::new(
+                "publishing.database_url",
+                "empty (SQLite in the data directory), sqlite:…, or postgres://…",
+            ));
+        }
+        if !(1024..=64 * 1024 * 1024).contains(&self.body_max_bytes) {
+            return Err(ConfigError::new(
+                "publishing.body_max_bytes",
+                "between 1 KiB and 64 MiB",
+            ));
+        }
+        IndexFormat::parse(&self.index_format)
+            .map_err(|e| ConfigError::new("publishing.index_format", e))?;
+        if self.late_after_working_days == 0 || self.late_after_working_days > 365 {
+            return Err(ConfigError::new(
+                "publishing.late_after_working_days",
+                "between 1 and 365",
+            ));
+        }
+        if self.interpretation_lag_days > 60 {
+            return Err(ConfigError::new(
+                "publishing.interpretation_lag_days",
+                "between 0 and 60",
+            ));
+        }
+        if !(10..=60_000).contains(&self.search_commit_ms) {
+            return Err(ConfigError::new(
+                "publishing.search_commit_ms",
+                "between 10 and 60000",
+            ));
+        }
+        Scanner::new(&self.privacy).map_err(|e| {
+            let msg = e.to_string();
+            let (key, rule) = msg.split_once(": ").unwrap_or(("privacy", msg.as_str()));
+            ConfigError::new(format!("publishing.{key}"), rule)
+        })?;
+        Ok(())
+    }
+}

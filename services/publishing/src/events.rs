@@ -1,0 +1,163 @@
+//! What publishing emits (document published, revised, abolished,
+//! privacy-blocked, late) and what it consumes (its children's document
+//! events, to build the subtree catalogue).
+
+use std::collections::BTreeMap;
+
+use gongkai_kernel::UnitPath;
+use gongkai_kernel::consumer::EventHandler;
+use gongkai_kernel::outbox::{NewEvent, enqueue};
+use gongkai_proto::v1::{
+    DocumentChanged, DocumentLate, DocumentPrivacyBlocked, Event, FindingCount,
+};
+use prost::Message as _;
+use sqlx::AnyConnection;
+
+use crate::service::FieldFinding;
+use crate::store::{self, CatalogRow, DocRow};
+
+pub const SERVICE: &str = "publishing";
+pub const ENTITY: &str = "document";
+
+pub fn changed_payload(unit_name: &str, d: &DocRow) -> DocumentChanged {
+    DocumentChanged {
+        document_id: d.id.clone(),
+        unit: d.unit.clone(),
+        unit_name: unit_name.to_owned(),
+        index_no: d.index_no.clone().unwrap_or_default(),
+        title: d.fields.title.clone(),
+        doc_number: d.fields.doc_number.clone().unwrap_or_default(),
+        subject: d.fields.subject.clone(),
+        publisher: d.fields.publisher.clone(),
+        date_formed: d.fields.date_formed.to_string(),
+        date_published: d.date_published.map(|x| x.to_string()).unwrap_or_default(),
+        validity: d.validity.clone(),
+        column: d.fields.column.clone(),
+        summary: d.fields.summary.clone(),
+        version: d.version,
+        abolished_on: d.abolished_on.map(|x| x.to_string()).unwrap_or_default(),
+        abolish_reason: d.abolish_reason.clone().unwrap_or_default(),
+        body_chars: d.fields.body.chars().count() as i64,
+    }
+}
+
+/// document.published / document.revised / document.abolished.
+pub async fn document_changed(
+    conn: &mut AnyConnection,
+    unit: &UnitPath,
+    unit_name: &str,
+    d: &DocRow,
+    verb: &str,
+) -> Result<String, sqlx::Error> {
+    let payload = changed_payload(unit_name, d);
+    enqueue(
+        conn,
+        NewEvent {
+            service: SERVICE,
+            entity: ENTITY,
+            verb,
+            unit,
+            payload_type: "gongkai.v1.DocumentChanged",
+            payload: &payload,
+        },
+    )
+    .await
+}
+
+pub async fn privacy_blocked(
+    conn: &mut AnyConnection,
+    unit: &UnitPath,
+    d: &DocRow,
+    stage: &str,
+    findings: &[FieldFinding],
+) -> Result<String, sqlx::Error> {
+    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+    for f in findings {
+        *counts.entry(f.finding.kind.as_str()).or_default() += 1;
+    }
+    let payload = DocumentPrivacyBlocked {
+        document_id: d.id.clone(),
+        unit: d.unit.clone(),
+        stage: stage.to_owned(),
+        counts: counts
+            .into_iter()
+            .map(|(kind, count)| FindingCount { kind, count })
+            .collect(),
+    };
+    enqueue(
+        conn,
+        NewEvent {
+            service: SERVICE,
+            entity: ENTITY,
+            verb: "privacy_blocked",
+            unit,
+            payload_type: "gongkai.v1.DocumentPrivacyBlocked",
+            payload: &payload,
+        },
+    )
+    .await
+}
+
+pub async fn late(
+    conn: &mut AnyConnection,
+    unit: &UnitPath,
+    d: &DocRow,
+    limit_days: i64,
+) -> Result<String, sqlx::Error> {
+    let payload = DocumentLate {
+        document_id: d.id.clone(),
+        unit: d.unit.clone(),
+        index_no: d.index_no.clone().unwrap_or_default(),
+        title: d.fields.title.clone(),
+        date_formed: d.fields.date_formed.to_string(),
+        date_published: d.date_published.map(|x| x.to_string()).unwrap_or_default(),
+        working_days: d.timeliness_days.unwrap_or_default(),
+        limit_days,
+        provisional: d.timeliness_provisional,
+    };
+    enqueue(
+        conn,
+        NewEvent {
+            service: SERVICE,
+            entity: ENTITY,
+            verb: "late",
+            unit,
+            payload_type: "gongkai.v1.DocumentLate",
+            payload: &payload,
+        },
+    )
+    .await
+}
+
+/// Builds the subtree catalogue from the children's document events.
+pub struct CatalogBuilder;
+
+#[async_trait::async_trait]
+impl EventHandler for CatalogBuilder {
+    async fn handle(&self, conn: &mut AnyConnection, event: &Event) -> anyhow::Result<()> {
+        let verb = event.r#type.rsplit('.').next().unwrap_or_default();
+        if !matches!(verb, "published" | "revised" | "abolished") {
+            return Ok(());
+        }
+        let p = DocumentChanged::decode(event.payload.as_slice())?;
+        store::upsert_catalog(
+            conn,
+            &CatalogRow {
+                document_id: p.document_id,
+                unit: p.unit,
+                unit_name: p.unit_name,
+                index_no: p.index_no,
+                title: p.title,
+                summary: p.summary,
+                date_formed: p.date_formed,
+                date_published: p.date_published,
+                validity: p.validity,
+                column: p.column,
+                version: p.version,
+                event_time: event.time_unix_ms,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,191 @@
+//! The publishing service (主动公开): catalogue, documents and versions,
+//! index numbers, review workflow, privacy and confidentiality scan, policy
+//! interpretations, search, statistics and the subtree catalogue.
+
+pub mod config;
+pub mod domain;
+pub mod events;
+pub mod grpc;
+pub mod indexer;
+pub mod search;
+pub mod service;
+pub mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use gongkai_kernel::consumer;
+use gongkai_kernel::db::sqlite_url;
+use gongkai_kernel::runtime::Runtime;
+use gongkai_kernel::unit::descendants_filter;
+use gongkai_proto::v1::publishing_server::PublishingServer;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use config::Config;
+
+use crate::domain::catalog::Catalog;
+use crate::search::SearchIndex;
+use crate::service::{Parts, Publishing};
+
+/// A running publishing service.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub service: Arc<Publishing>,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<Result<(), tonic::transport::Error>>,
+    background: Vec<JoinHandle<()>>,
+}
+
+/// Grace period for in-flight calls and the last outbox flush.
+const DRAIN: Duration = Duration::from_secs(10);
+
+impl Running {
+    /// Stops accepting, finishes in-flight calls, flushes the outbox and the
+    /// search index, and closes the database.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        match tokio::time::timeout(DRAIN, self.server).await {
+            Ok(r) => r??,
+            Err(_) => tracing::warn!("in-flight calls still running after the grace period"),
+        }
+        for h in self.background {
+            if tokio::time::timeout(DRAIN, h).await.is_err() {
+                tracing::warn!("a background task did not stop in time");
+            }
+        }
+        self.service.db().close().await;
+        Ok(())
+    }
+}
+
+/// Runs until `shutdown` resolves, then stops gracefully.
+pub async fn serve(
+    rt: Runtime,
+    cfg: Config,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let running = start(rt, cfg).await?;
+    tracing::info!(addr = %running.addr, "publishing service listening");
+    shutdown.await;
+    running.shutdown().await
+}
+
+/// Builds the service and starts serving; returns once it listens.
+pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
+    cfg.validate()?;
+    let node = &rt.node;
+    let url = if cfg.database_url.is_empty() {
+        sqlite_url(&node.data_dir.join("publishing.db"))
+    } else {
+        cfg.database_url.clone()
+    };
+    let db = store::connect(&url).await.context("publishing database")?;
+    let catalog_text = std::fs::read_to_string(&cfg.catalog_file)
+        .with_context(|| format!("publishing.catalog_file {}", cfg.catalog_file.display()))?;
+    let catalog = Catalog::parse_toml(&catalog_text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", cfg.catalog_file.display()))?;
+
+    let search_dir = if cfg.search_dir.as_os_str().is_empty() {
+        node.data_dir.join("search")
+    } else {
+        cfg.search_dir.clone()
+    };
+    let search = Arc::new(open_index(&db, &search_dir).await?);
+
+    let (stop, stop_rx) = watch::channel(false);
+    let (relay, relay_task) =
+        gongkai_kernel::outbox::spawn(db.clone(), rt.bus.clone(), stop_rx.clone(), DRAIN);
+    let (indexer, indexer_task) = indexer::spawn(
+        db.clone(),
+        search.clone(),
+        Duration::from_millis(cfg.search_commit_ms),
+        stop_rx.clone(),
+    );
+    let mut background = vec![relay_task, indexer_task];
+    if cfg.aggregate_subtree {
+        let name = format!(
+            "publishing-catalog-{}",
+            node.unit.as_str().replace('.', "_")
+        );
+        background.push(consumer::spawn(
+            db.clone(),
+            rt.bus.clone(),
+            name,
+            descendants_filter(events::SERVICE, events::ENTITY, &node.unit),
+            Arc::new(events::CatalogBuilder),
+            stop_rx.clone(),
+        ));
+    }
+
+    let service = Arc::new(Publishing::new(Parts {
+        db,
+        unit: node.unit.clone(),
+        unit_name: node.name.clone(),
+        org_code: node.org_code.clone(),
+        calendar: rt.calendar.clone(),
+        cfg: cfg.clone(),
+        catalog,
+        search,
+        indexer,
+        relay,
+    })?);
+    service.load_custom_columns().await?;
+
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("publishing.listen {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let api = PublishingServer::new(grpc::GrpcAdapter::new(service.clone(), rt.keys.clone()))
+        .max_decoding_message_size(cfg.body_max_bytes + 64 * 1024);
+    let router = gongkai_kernel::grpc::server().add_service(api);
+    let (router, health) = gongkai_kernel::grpc::with_health_and_reflection(router)?;
+    health
+        .set_serving::<PublishingServer<grpc::GrpcAdapter>>()
+        .await;
+    let mut stop_server = stop_rx;
+    let server = tokio::spawn(router.serve_with_incoming_shutdown(
+        TcpListenerStream::new(listener),
+        async move {
+            let _ = stop_server.wait_for(|s| *s).await;
+            health
+                .set_not_serving::<PublishingServer<grpc::GrpcAdapter>>()
+                .await;
+        },
+    ));
+    Ok(Running {
+        addr,
+        service,
+        stop,
+        server,
+        background,
+    })
+}
+
+/// Opens the search index; one ahead of the database (restored from an
+/// older backup, say) is rebuilt from scratch rather than trusted.
+async fn open_index(
+    db: &gongkai_kernel::db::Db,
+    dir: &std::path::Path,
+) -> anyhow::Result<SearchIndex> {
+    std::fs::create_dir_all(dir)?;
+    let index = SearchIndex::open_in_dir(dir)?;
+    let mut conn = db.read().acquire().await?;
+    let db_seq = store::max_search_seq(&mut conn).await?;
+    if index.watermark() > db_seq {
+        tracing::warn!(
+            index = index.watermark(),
+            db = db_seq,
+            "search index ahead of the database; rebuilding"
+        );
+        drop(index);
+        std::fs::remove_dir_all(dir)?;
+        std::fs::create_dir_all(dir)?;
+        return Ok(SearchIndex::open_in_dir(dir)?);
+    }
+    Ok(index)
+}

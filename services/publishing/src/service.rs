@@ -1,0 +1,1167 @@
+//! The publishing application: domain rules + store + outbox, one
+//! transaction per call. The gRPC adapter in `grpc.rs` only converts.
+
+use std::sync::{Arc, RwLock};
+
+use chrono::{Datelike as _, NaiveDate};
+use gongkai_kernel::auth::{Claims, Role};
+use gongkai_kernel::calendar::Calendar;
+use gongkai_kernel::db::{Db, is_unique_violation, now_ms, today_cst, violated_constraint};
+use gongkai_kernel::outbox::Relay;
+use gongkai_kernel::{ApiError, UnitPath};
+use sqlx::AnyConnection;
+
+use crate::config::Config;
+use crate::domain::catalog::{Catalog, ColumnDef};
+use crate::domain::document::{self, Attribute, Fields, Limits, RawFields};
+use crate::domain::index_no::IndexFormat;
+use crate::domain::privacy::{Finding, Scanner};
+use crate::domain::workflow::{Action, State, transition};
+use crate::events;
+use crate::indexer::Indexer;
+use crate::search::{SearchIndex, SearchPage, SearchQuery};
+use crate::store::{self, DocRow, HistoryRow, VersionRow};
+
+/// A finding and the field it was found in.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldFinding {
+    pub field: &'static str,
+    #[serde(flatten)]
+    pub finding: Finding,
+}
+
+/// Result of a step that scans: the document, or why it was blocked.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub document: DocRow,
+    pub blocked: bool,
+    pub findings: Vec<FieldFinding>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DocumentView {
+    pub doc: DocRow,
+    pub versions: Vec<VersionRow>,
+    pub history: Vec<HistoryRow>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegulationFigures {
+    pub kind: String,
+    pub issued: i64,
+    pub abolished: i64,
+    pub in_force: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Statistics {
+    pub by_column: Vec<(String, i64)>,
+    pub by_month: Vec<(String, i64)>,
+    pub by_year: Vec<(String, i64)>,
+    pub table_two: Vec<RegulationFigures>,
+    pub late: i64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RectificationItem {
+    pub document_id: String,
+    pub index_no: String,
+    pub title: String,
+    pub date_published: String,
+    pub field: &'static str,
+    #[serde(flatten)]
+    pub finding: Finding,
+}
+
+pub struct Publishing {
+    db: Db,
+    unit: UnitPath,
+    unit_name: String,
+    org_code: String,
+    calendar: Calendar,
+    cfg: Config,
+    limits: Limits,
+    index_format: IndexFormat,
+    scanner: Scanner,
+    catalog: RwLock<Catalog>,
+    search: Arc<SearchIndex>,
+    indexer: Indexer,
+    relay: Relay,
+}
+
+/// Pieces `Publishing` is built from.
+pub struct Parts {
+    pub db: Db,
+    pub unit: UnitPath,
+    pub unit_name: String,
+    pub org_code: String,
+    pub calendar: Calendar,
+    pub cfg: Config,
+    pub catalog: Catalog,
+    pub search: Arc<SearchIndex>,
+    pub indexer: Indexer,
+    pub relay: Relay,
+}
+
+fn require_role(claims: &Claims, roles: &[Role], what: &str) -> Result<(), ApiError> {
+    if roles.contains(&claims.role) {
+        return Ok(());
+    }
+    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    Err(ApiError::PermissionDenied(format!(
+        "role {} may not {what}; needs {}",
+        claims.role,
+        names.join(" or ")
+    )))
+}
+
+fn invalid(e: document::FieldError) -> ApiError {
+    ApiError::invalid(e.field, e.rule)
+}
+
+fn history(action: Action, actor: &str, from: State, to: State, comment: &str) -> HistoryRow {
+    HistoryRow {
+        action: action.as_str().to_owned(),
+        actor: actor.to_owned(),
+        from_state: from.as_str().to_owned(),
+        to_state: to.as_str().to_owned(),
+        comment: comment.to_owned(),
+        at: now_ms(),
+    }
+}
+
+fn map_unique(e: sqlx::Error, doc_number: Option<&str>) -> ApiError {
+    if is_unique_violation(&e) {
+        let c = violated_constraint(&e);
+        if c.contains("doc_number") {
+            return ApiError::AlreadyExists(format!(
+                "fields.doc_number: {} is already used by another document of this unit",
+                doc_number.unwrap_or_default()
+            ));
+        }
+        if c.contains("index_no") {
+            return ApiError::AlreadyExists(format!("index_no: already assigned ({c})"));
+        }
+    }
+    e.into()
+}
+
+impl Publishing {
+    pub fn new(p: Parts) -> Result<Publishing, ApiError> {
+        let index_format = IndexFormat::parse(&p.cfg.index_format)
+            .map_err(|e| ApiError::invalid("publishing.index_format", e))?;
+        let scanner = Scanner::new(&p.cfg.privacy)
+            .map_err(|e| ApiError::invalid("publishing.privacy", e.to_string()))?;
+        let limits = Limits {
+            body_max_bytes: p.cfg.body_max_bytes,
+            ..Limits::default()
+        };
+        Ok(Publishing {
+            db: p.db,
+            unit: p.unit,
+            unit_name: p.unit_name,
+            org_code: p.org_code,
+            calendar: p.calendar,
+            cfg: p.cfg,
+            limits,
+            index_format,
+            scanner,
+            catalog: RwLock::new(p.catalog),
+            search: p.search,
+            indexer: p.indexer,
+            relay: p.relay,
+        })
+    }
+
+    pub fn unit(&self) -> &UnitPath {
+        &self.unit
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Adds the unit's own columns (stored) to the default tree.
+    pub async fn load_custom_columns(&self) -> Result<(), ApiError> {
+        let mut conn = self.db.read().acquire().await?;
+        let cols = store::custom_columns(&mut conn, self.unit.as_str()).await?;
+        let mut cat = self.catalog_write();
+        for c in cols {
+            if cat.get(&c.code).is_none() {
+                // A stored column whose parent vanished from the default file
+                // still loads, as a top-level column, rather than disappear.
+                let parent_ok = c.parent.is_empty() || cat.get(&c.parent).is_some();
+                let c = if parent_ok {
+                    c
+                } else {
+                    ColumnDef {
+                        parent: String::new(),
+                        ..c
+                    }
+                };
+                cat.add(c)
+                    .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn catalog_read(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {
+        self.catalog.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn catalog_write(&self) -> std::sync::RwLockWriteGuard<'_, Catalog> {
+        self.catalog.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn columns(&self) -> Vec<ColumnDef> {
+        self.catalog_read().columns().to_vec()
+    }
+
+    fn column(&self, code: &str) -> Result<ColumnDef, ApiError> {
+        self.catalog_read().get(code).cloned().ok_or_else(|| {
+            ApiError::invalid(
+                "fields.column",
+                format!("no column {code:?} in this unit's catalogue (see ListColumns)"),
+            )
+        })
+    }
+
+    /// Acting on this node's documents is for tokens of this unit.
+    fn acting(&self, claims: &Claims) -> Result<(), ApiError> {
+        if claims.acts_for(&self.unit) {
+            Ok(())
+        } else {
+            Err(ApiError::PermissionDenied(format!(
+                "token of unit {} may not act for unit {}",
+                claims.unit, self.unit
+            )))
+        }
+    }
+
+    fn owned(&self, claims: &Claims, doc: &DocRow) -> Result<(), ApiError> {
+        if claims.unit.as_str() == doc.unit {
+            Ok(())
+        } else {
+            Err(ApiError::PermissionDenied(format!(
+                "document {} belongs to unit {}, not {}",
+                doc.id, doc.unit, claims.unit
+            )))
+        }
+    }
+
+    pub async fn add_column(
+        &self,
+        claims: &Claims,
+        mut col: ColumnDef,
+    ) -> Result<ColumnDef, ApiError> {
+        self.acting(claims)?;
+        require_role(claims, &[Role::Admin], "add columns")?;
+        col.custom = true;
+        col.code = col.code.trim().to_owned();
+        col.name = col.name.trim().to_owned();
+        // Validate against a copy first so that a refused column changes nothing.
+        let mut candidate = self.catalog_read().clone();
+        candidate
+            .add(col.clone())
+            .map_err(|e| ApiError::invalid("column", e))?;
+        let mut tx = self.db.begin().await?;
+        store::insert_custom_column(&mut tx, self.unit.as_str(), &col)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    ApiError::AlreadyExists(format!("column.code: {} already exists", col.code))
+                } else {
+                    e.into()
+                }
+            })?;
+        tx.commit().await?;
+        *self.catalog_write() = candidate;
+        Ok(col)
+    }
+
+    fn validate(&self, raw: &RawFields) -> Result<Fields, ApiError> {
+        let f =
+            document::validate(raw, &self.limits, today_cst(), &self.unit_name).map_err(invalid)?;
+        self.column(&f.column)?;
+        Ok(f)
+    }
+
+    pub async fn create(&self, claims: &Claims, raw: &RawFields) -> Result<DocRow, ApiError> {
+        self.acting(claims)?;
+        require_role(claims, &[Role::Editor, Role::Admin], "create documents")?;
+        let fields = self.validate(raw)?;
+        let now = now_ms();
+        let doc = DocRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            unit: self.unit.to_string(),
+            state: State::Draft,
+            version: 1,
+            fields,
+            index_no: None,
+            date_published: None,
+            validity: "valid".into(),
+            created_by: claims.sub.clone(),
+            created_at: now,
+            updated_at: now,
+            interprets: None,
+            interpretation: None,
+            confidential_findings: "[]".into(),
+            timeliness_days: None,
+            late: false,
+            timeliness_provisional: false,
+            abolished_on: None,
+            abolish_reason: None,
+            search_seq: 0,
+        };
+        let mut tx = self.db.begin().await?;
+        store::insert_document(&mut tx, &doc)
+            .await
+            .map_err(|e| map_unique(e, doc.fields.doc_number.as_deref()))?;
+        store::add_history(
+            &mut tx,
+            &doc.id,
+            &history(
+                Action::Edit,
+                &claims.sub,
+                State::Draft,
+                State::Draft,
+                "created",
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(doc)
+    }
+
+    async fn load(&self, conn: &mut AnyConnection, id: &str) -> Result<DocRow, ApiError> {
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Err(ApiError::invalid("document_id", "not a document id (UUID)"));
+        }
+        store::get_document(conn, id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("document_id: no document {id}")))
+    }
+
+    fn step(doc: &DocRow, action: Action) -> Result<State, ApiError> {
+        transition(doc.state, action).map_err(|e| ApiError::FailedPrecondition(e.to_string()))
+    }
+
+    pub async fn update_draft(
+        &self,
+        claims: &Claims,
+        id: &str,
+        raw: &RawFields,
+    ) -> Result<DocRow, ApiError> {
+        require_role(claims, &[Role::Editor, Role::Admin], "edit drafts")?;
+        let fields = self.validate(raw)?;
+        let mut tx = self.db.begin().await?;
+        let mut doc = self.load(&mut tx, id).await?;
+        self.owned(claims, &doc)?;
+        let from = doc.state;
+        doc.state = Self::step(&doc, Action::Edit)?;
+        if doc.interprets.is_some() && !self.column(&fields.column)?.interpretation {
+            return Err(ApiError::FailedPrecondition(
+                "fields.column: this document is linked as an interpretation; keep it in an interpretation column".into(),
+            ));
+        }
+        doc.fields = fields;
+        doc.updated_at = now_ms();
+        doc.confidential_findings = "[]".into();
+        store::update_document(&mut tx, &doc)
+            .await
+            .map_err(|e| map_unique(e, doc.fields.doc_number.as_deref()))?;
+        store::add_history(
+            &mut tx,
+            id,
+            &history(Action::Edit, &claims.sub, from, doc.state, ""),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(doc)
+    }
+
+    fn scan_personal(&self, f: &Fields) -> Vec<FieldFinding> {
+        let mut out = Vec::new();
+        for (field, text) in [
+            ("title", &f.title),
+            ("summary", &f.summary),
+            ("body", &f.body),
+        ] {
+            out.extend(
+                self.scanner
+                    .scan_personal(text)
+                    .into_iter()
+                    .map(|finding| FieldFinding { field, finding }),
+            );
+        }
+        out
+    }
+
+    fn scan_confidential(&self, f: &Fields) -> Vec<FieldFinding> {
+        let mut out = Vec::new();
+        for (field, text) in [
+            ("title", &f.title),
+            ("summary", &f.summary),
+            ("body", &f.body),
+        ] {
+            out.extend(
+                self.scanner
+                    .scan_confidential(text)
+                    .into_iter()
+                    .map(|finding| FieldFinding { field, finding }),
+            );
+        }
+        out
+    }
+
+    /// Records a privacy block: its event only, the document unchanged.
+    async fn blocked(
+        &self,
+        doc: DocRow,
+        stage: &str,
+        findings: Vec<FieldFinding>,
+    ) -> Result<Outcome, ApiError> {
+        let mut tx = self.db.begin().await?;
+        events::privacy_blocked(&mut tx, &self.unit, &doc, stage, &findings).await?;
+        tx.commit().await?;
+        self.relay.notify();
+        tracing::info!(document_id = %doc.id, stage, findings = findings.len(), "privacy scan blocked the document");
+        Ok(Outcome {
+            document: doc,
+            blocked: true,
+            findings,
+        })
+    }
+
+    /// A policy document travels with its interpretation (RULES §1: 退文
+    /// otherwise). Returns the linked interpretation.
+    async fn interpretation_of(
+        &self,
+        conn: &mut AnyConnection,
+        doc: &DocRow,
+        publishing: bool,
+    ) -> Result<Option<DocRow>, ApiError> {
+        if !self.column(&doc.fields.column)?.policy {
+            return Ok(None);
+        }
+        let Some(iid) = &doc.interpretation else {
+            return Err(ApiError::FailedPrecondition(
+                "interpretation: a policy document goes with its interpretation (政策解读); link one with LinkInterpretation first (退文)".into(),
+            ));
+        };
+        let interp = self.load(conn, iid).await?;
+        if publishing {
+            let ready = match interp.state {
+                State::Published => true,
+                State::Approved => true,
+                _ => false,
+            };
+            if !ready {
+                return Err(ApiError::FailedPrecondition(format!(
+                    "interpretation: the linked interpretation {} is {}; it must be approved to be released with the policy document",
+                    interp.id, interp.state
+                )));
+            }
+        }
+        Ok(Some(interp))
+    }
+
+    pub async fn submit(&self, claims: &Claims, id: &str) -> Result<Outcome, ApiError> {
+        require_role(claims, &[Role::Editor, Role::Admin], "submit documents")?;
+        let mut tx = self.db.begin().await?;
+        let mut doc = self.load(&mut tx, id).await?;
+        self.owned(claims, &doc)?;
+        let from = doc.state;
+        let to = Self::step(&doc, Action::Submit)?;
+        self.interpretation_of(&mut tx, &doc, false).await?;
+        let personal = self.scan_personal(&doc.fields);
+        if !personal.is_empty() {
+            tx.rollback().await?;
+            return self.blocked(doc, "submit", personal).await;
+        }
+        let confidential = self.scan_confidential(&doc.fields);
+        doc.confidential_findings =
+            serde_json::to_string(&confidential).map_err(|e| ApiError::Internal(e.into()))?;
+        doc.state = to;
+        doc.updated_at = now_ms();
+        store::update_document(&mut tx, &doc).await?;
+        let note = if confidential.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "{} confidentiality finding(s) for the reviewer",
+                confidential.len()
+            )
+        };
+        store::add_history(
+            &mut tx,
+            id,
+            &history(Action::Submit, &claims.sub, from, to, &note),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Outcome {
+            document: doc,
+            blocked: false,
+            findings: confidential,
+        })
+    }
+
+    pub async fn review(
+        &self,
+        claims: &Claims,
+        id: &str,
+        approve: bool,
+        comment: &str,
+        confidentiality_cleared: bool,
+    ) -> Result<DocRow, ApiError> {
+        require_role(claims, &[Role::Reviewer, Role::Admin], "review documents")?;
+        let comment = comment.trim();
+        if !approve && comment.is_empty() {
+            return Err(ApiError::invalid(
+                "comment",
+                "required when rejecting: say what to change",
+            ));
+        }
+        let mut tx = self.db.begin().await?;
+        let mut doc = self.load(&mut tx, id).await?;
+        self.owned(claims, &doc)?;
+        let action = if approve {
+            Action::Approve
+        } else {
+            Action::Reject
+        };
+        let from = doc.state;
+        let to = Self::step(&doc, action)?;
+        if doc.created_by == claims.sub {
+            return Err(ApiError::PermissionDenied(format!(
+                "{} drafted this document; nobody reviews their own draft",
+                claims.sub
+            )));
+        }
+        if approve && doc.confidential_findings != "[]" && !confidentiality_cleared {
+            return Err(ApiError::FailedPrecondition(
+                "confidentiality_cleared: the draft has confidentiality findings (保密审查); confirm them cleared to approve".into(),
+            ));
+        }
+        doc.state = to;
+        doc.updated_at = now_ms();
+        store::update_document(&mut tx, &doc).await?;
+        store::add_history(
+            &mut tx,
+            id,
+            &history(action, &claims.sub, from, to, comment),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(doc)
+    }
+
+    fn parse_day(field: &'static str, s: &str) -> Result<NaiveDate, ApiError> {
+        let today = today_cst();
+        if s.trim().is_empty() {
+            return Ok(today);
+        }
+        let d = document::parse_date(field, s).map_err(invalid)?;
+        if d > today {
+            return Err(ApiError::invalid(field, format!("{d} is in the future")));
+        }
+        Ok(d)
+    }
+
+    /// Assigns the index number, timeliness and search sequence, and writes
+    /// the version, history and events of a publication.
+    async fn publish_in_tx(
+        &self,
+        conn: &mut AnyConnection,
+        doc: &mut DocRow,
+        day: NaiveDate,
+        actor: &str,
+    ) -> Result<(), ApiError> {
+        if doc.fields.attribute != Attribute::Proactive {
+            return Err(ApiError::FailedPrecondition(format!(
+                "fields.attribute: only 主动公开 (proactive) documents are published; {} is {}",
+                doc.id,
+                doc.fields.attribute.as_str()
+            )));
+        }
+        if day < doc.fields.date_formed {
+            return Err(ApiError::invalid(
+                "date_published",
+                format!("{day} is before the date formed {}", doc.fields.date_formed),
+            ));
+        }
+        let from = doc.state;
+        doc.state = Self::step(doc, Action::Publish)?;
+        if doc.index_no.is_none() {
+            let scope = if self.index_format.per_column() {
+                doc.fields.column.as_str()
+            } else {
+                ""
+            };
+            let seq = store::next_index_seq(conn, &doc.unit, day.year(), scope).await?;
+            doc.index_no = Some(self.index_format.render(
+                &self.org_code,
+                &doc.unit,
+                day.year(),
+                &doc.fields.column,
+                seq,
+            ));
+        }
+        let days = self
+            .calendar
+            .working_days_between(doc.fields.date_formed, day);
+        doc.timeliness_days = Some(i64::from(days.value));
+        doc.timeliness_provisional = days.provisional;
+        doc.late = days.value > self.cfg.late_after_working_days;
+        doc.date_published = Some(day);
+        doc.updated_at = now_ms();
+        doc.search_seq = store::next_search_seq(conn).await?;
+        store::update_document(conn, doc)
+            .await
+            .map_err(|e| map_unique(e, doc.fields.doc_number.as_deref()))?;
+        store::insert_version(conn, doc, "published", actor).await?;
+        store::add_history(
+            conn,
+            &doc.id,
+            &history(Action::Publish, actor, from, doc.state, ""),
+        )
+        .await?;
+        events::document_changed(conn, &self.unit, &self.unit_name, doc, "published").await?;
+        if doc.late {
+            events::late(
+                conn,
+                &self.unit,
+                doc,
+                i64::from(self.cfg.late_after_working_days),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn publish(
+        &self,
+        claims: &Claims,
+        id: &str,
+        date: &str,
+    ) -> Result<Outcome, ApiError> {
+        require_role(
+            claims,
+            &[Role::Editor, Role::Reviewer, Role::Admin],
+            "publish documents",
+        )?;
+        let day = Self::parse_day("date_published", date)?;
+        let mut tx = self.db.begin().await?;
+        let mut doc = self.load(&mut tx, id).await?;
+        self.owned(claims, &doc)?;
+        Self::step(&doc, Action::Publish)?;
+        let mut findings = self.scan_personal(&doc.fields);
+        let interp = self.interpretation_of(&mut tx, &doc, true).await?;
+        // With no lag allowed the interpretation is released in the same
+        // transaction: both appear together or neither does.
+        let mut release_with = None;
+        if let Some(i) = interp
+            && i.state == State::Approved
+            && self.cfg.interpretation_lag_days == 0
+        {
+            findings.extend(self.scan_personal(&i.fields));
+            release_with = Some(i);
+        }
+        if !findings.is_empty() {
+            tx.rollback().await?;
+            return self.blocked(doc, "publish", findings).await;
+        }
+        self.publish_in_tx(&mut tx, &mut doc, day, &claims.sub)
+            .await?;
+        if let Some(mut i) = release_with {
+            self.publish_in_tx(&mut tx, &mut i, day, &claims.sub)
+                .await?;
+        }
+        tx.commit().await?;
+        self.after_public_change();
+        Ok(Outcome {
+            document: doc,
+            blocked: false,
+            findings: Vec::new(),
+        })
+    }
+
+    fn after_public_change(&self) {
+        self.relay.notify();
+        self.indexer.notify();
+    }
+
+    pub async fn revise(
+        &self,
+        claims: &Claims,
+        id: &str,
+        raw: &RawFields,
+        reason: &str,
+        confidentiality_cleared: bool,
+    ) -> Result<Outcome, ApiError> {
+        require_role(
+            claims,
+            &[Role::Reviewer, Role::Admin],
+            "revise published documents",
+        )?;
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(ApiError::invalid(
+                "reason",
+                "required: say why the document is revised",
+            ));
+        }
+        let fields = self.validate(raw)?;
+        let mut tx = self.db.begin().await?;
+        let mut doc = self.load(&mut tx, id).await?;
+        self.owned(claims, &doc)?;
+        let to = Self::step(&doc, Action::Revise)?;
+        if fields.attribute != Attribute::Proactive {
+            return Err(ApiError::FailedPrecondition(
+                "fields.attribute: a published document stays 主动公开; abolish it instead".into(),
+            ));
+        }
+        let findings = self.scan_personal(&fields);
+        if !findings.is_empty() {
+            tx.rollback().await?;
+            return self.blocked(doc, "revise", findings).await;
+        }
+        let confidential = self.scan_confidential(&fields);
+        if !confidential.is_empty() && !confidentiality_cleared {
+            return Ok(Outcome {
+                document: doc,
+                blocked: true,
+                findings: confidential,
+            });
+        }
+        doc.fields = fields;
+        doc.state = to;
+        doc.version += 1;
+        doc.updated_at = now_ms();
+        doc.search_seq = store::next_search_seq(&mut tx).await?;
+        store::update_document(&mut tx, &doc)
+            .await
+            .map_err(|e| map_unique(e, doc.fields.doc_number.as_deref()))?;
+        store::insert_version(&mut tx, &doc, reason, &claims.sub).await?;
+        store::add_history(
+            &mut tx,
+            id,
+            &history(Action::Revise, &claims.sub, State::Published, to, reason),
+        )
+        .await?;
+        events::document_changed(&mut tx, &self.unit, &self.unit_name, &doc, "revised").await?;
+        tx.commit().await?;
+        self.after_public_change();
+        Ok(Outcome {
+            document: doc,
+            blocked: false,
+            findings: Vec::new(),
+        })
+    }
+
+    pub async fn abolish(
+        &self,
+        claims: &Claims,
+        id: &str,
+        reason: &str,
+        date: &str,
+    ) -> Result<DocRow, ApiError> {
+        require_role(claims, &[Role::Reviewer, Role::Admin], "abolish documents")?;
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(ApiError::invalid(
+                "reason",
+                "required: say why the document is abolished",
+            ));
+        }
+        let day = Self::parse_day("date", date)?;
+        let mut tx = self.db.begin().await?;
+        let mut doc = self.load(&mut tx, id).await?;
+        self.owned(claims, &doc)?;
+        let from = doc.state;
+        doc.state = Self::step(&doc, Action::Abolish)?;
+        if let Some(p) = doc.date_published
+            && day < p
+        {
+            return Err(ApiError::invalid(
+                "date",
+                format!("{day} is before the date published {p}"),
+            ));
+        }
+        doc.validity = "abolished".into();
+        doc.abolished_on = Some(day);
+        doc.abolish_reason = Some(reason.to_owned());
+        doc.updated_at = now_ms();
+        doc.search_seq = store::next_search_seq(&mut tx).await?;
+        store::update_document(&mut tx, &doc).await?;
+        store::add_history(
+            &mut tx,
+            id,
+            &history(Action::Abolish, &claims.sub, from, doc.state, reason),
+        )
+        .await?;
+        events::document_changed(&mut tx, &self.unit, &self.unit_name, &doc, "abolished").await?;
+        tx.commit().await?;
+        self.after_public_change();
+        Ok(doc)
+    }
+
+    pub async fn link_interpretation(
+        &self,
+        claims: &Claims,
+        policy_id: &str,
+        interp_id: &str,
+    ) -> Result<DocRow, ApiError> {
+        require_role(claims, &[Role::Editor, Role::Admin], "link interpretations")?;
+        if policy_id == interp_id {
+            return Err(ApiError::invalid(
+                "interpretation_document_id",
+                "a document cannot interpret itself",
+            ));
+        }
+        let mut tx = self.db.begin().await?;
+        let mut policy = self.load(&mut tx, policy_id).await?;
+        let mut interp = self.load(&mut tx, interp_id).await?;
+        self.owned(claims, &policy)?;
+        self.owned(claims, &interp)?;
+        if !self.column(&policy.fields.column)?.policy {
+            return Err(ApiError::FailedPrecondition(format!(
+                "policy_document_id: column {} is not a policy column",
+                policy.fields.column
+            )));
+        }
+        if !self.column(&interp.fields.column)?.interpretation {
+            return Err(ApiError::FailedPrecondition(format!(
+                "interpretation_document_id: column {} is not an interpretation column",
+                interp.fields.column
+            )));
+        }
+        for d in [&policy, &interp] {
+            if d.state == State::Abolished {
+                return Err(ApiError::FailedPrecondition(format!(
+                    "document {} is abolished",
+                    d.id
+                )));
+            }
+        }
+        if policy
+            .interpretation
+            .as_deref()
+            .is_some_and(|x| x != interp_id)
+        {
+            return Err(ApiError::FailedPrecondition(
+                "policy_document_id: already linked to another interpretation".into(),
+            ));
+        }
+        if interp.interprets.as_deref().is_some_and(|x| x != policy_id) {
+            return Err(ApiError::FailedPrecondition(
+                "interpretation_document_id: already interprets another document".into(),
+            ));
+        }
+        let now = now_ms();
+        policy.interpretation = Some(interp_id.to_owned());
+        policy.updated_at = now;
+        interp.interprets = Some(policy_id.to_owned());
+        interp.updated_at = now;
+        store::update_document(&mut tx, &policy).await?;
+        store::update_document(&mut tx, &interp).await?;
+        tx.commit().await?;
+        Ok(policy)
+    }
+
+    /// A document by id or index number. Published and abolished documents
+    /// are public; others need a token that may read the unit.
+    pub async fn get(
+        &self,
+        claims: Option<&Claims>,
+        id: &str,
+        index_no: &str,
+        with_history: bool,
+    ) -> Result<DocumentView, ApiError> {
+        let mut conn = self.db.read().acquire().await?;
+        let doc = match (id.trim(), index_no.trim()) {
+            ("", "") => {
+                return Err(ApiError::invalid(
+                    "document_id",
+                    "give document_id or index_no",
+                ));
+            }
+            (id, "") => self.load(&mut conn, id).await?,
+            ("", ix) => store::find_by_index_no(&mut conn, ix)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("index_no: no document {ix}")))?,
+            _ => {
+                return Err(ApiError::invalid(
+                    "index_no",
+                    "give document_id or index_no, not both",
+                ));
+            }
+        };
+        if !doc.state.is_public() {
+            let unit = UnitPath::parse(&doc.unit).map_err(|e| ApiError::Internal(e.into()))?;
+            match claims {
+                None => {
+                    return Err(ApiError::Unauthenticated(
+                        "authorization: this document is not published; a token is needed".into(),
+                    ));
+                }
+                Some(c) if !c.may_read(&unit) => {
+                    return Err(ApiError::PermissionDenied(format!(
+                        "token of unit {} may not read documents of {}",
+                        c.unit, unit
+                    )));
+                }
+                _ => {}
+            }
+        }
+        let (versions, history) = if with_history {
+            (
+                store::versions(&mut conn, &doc.id).await?,
+                store::history(&mut conn, &doc.id).await?,
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        Ok(DocumentView {
+            doc,
+            versions,
+            history,
+        })
+    }
+
+    pub async fn list(
+        &self,
+        claims: &Claims,
+        state: Option<State>,
+        column: &str,
+        offset: u32,
+        limit: u32,
+    ) -> Result<(Vec<DocRow>, i64), ApiError> {
+        if !claims.may_read(&self.unit) {
+            return Err(ApiError::PermissionDenied(format!(
+                "token of unit {} may not read documents of {}",
+                claims.unit, self.unit
+            )));
+        }
+        let limit = match limit {
+            0 => 20,
+            l => l.min(200),
+        };
+        let mut conn = self.db.read().acquire().await?;
+        let column = column.trim();
+        Ok(store::list_documents(
+            &mut conn,
+            &store::ListFilter {
+                unit: self.unit.as_str(),
+                state,
+                column: (!column.is_empty()).then_some(column),
+                offset: i64::from(offset),
+                limit: i64::from(limit),
+            },
+        )
+        .await?)
+    }
+
+    pub fn search(&self, q: &SearchQuery) -> Result<SearchPage, ApiError> {
+        if let Some(u) = &q.unit {
+            UnitPath::parse(u).map_err(|e| ApiError::invalid("unit", e.to_string()))?;
+        }
+        if q.text.chars().count() > 200 {
+            return Err(ApiError::invalid("text", "at most 200 characters"));
+        }
+        self.search.search(q).map_err(|e| match e {
+            crate::search::SearchError::BadQuery(m) => ApiError::invalid("text", m),
+            other => ApiError::Internal(other.into()),
+        })
+    }
+
+    pub async fn statistics(&self, unit: &str, year: i32) -> Result<Statistics, ApiError> {
+        let unit = if unit.trim().is_empty() {
+            self.unit.clone()
+        } else {
+            UnitPath::parse(unit.trim()).map_err(|e| ApiError::invalid("unit", e.to_string()))?
+        };
+        if !(1949..=9999).contains(&year) {
+            return Err(ApiError::invalid("year", "a year such as 2026"));
+        }
+        let mut conn = self.db.read().acquire().await?;
+        let rows = store::stat_rows(&mut conn, unit.as_str()).await?;
+        let cat = self.catalog_read().clone();
+        Ok(compute_statistics(&rows, &cat, year))
+    }
+
+    /// Scans every published document for personal information: the
+    /// rectification list (RULES §7).
+    pub async fn scan_published(
+        &self,
+        claims: &Claims,
+    ) -> Result<(i64, Vec<RectificationItem>), ApiError> {
+        self.acting(claims)?;
+        require_role(
+            claims,
+            &[Role::Reviewer, Role::Admin],
+            "scan published documents",
+        )?;
+        let mut conn = self.db.read().acquire().await?;
+        let mut after = String::new();
+        let mut scanned = 0i64;
+        let mut items = Vec::new();
+        loop {
+            let page = store::published_page(&mut conn, self.unit.as_str(), &after, 500).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id.clone();
+            for d in &page {
+                scanned += 1;
+                for f in self.scan_personal(&d.fields) {
+                    items.push(RectificationItem {
+                        document_id: d.id.clone(),
+                        index_no: d.index_no.clone().unwrap_or_default(),
+                        title: d.fields.title.clone(),
+                        date_published: d.date_published.map(|x| x.to_string()).unwrap_or_default(),
+                        field: f.field,
+                        finding: f.finding,
+                    });
+                }
+            }
+        }
+        Ok((scanned, items))
+    }
+
+    pub async fn subtree_catalog(
+        &self,
+        unit: &str,
+        offset: u32,
+        limit: u32,
+    ) -> Result<(Vec<store::CatalogRow>, i64), ApiError> {
+        let unit = if unit.trim().is_empty() {
+            self.unit.clone()
+        } else {
+            UnitPath::parse(unit.trim()).map_err(|e| ApiError::invalid("unit", e.to_string()))?
+        };
+        let limit = match limit {
+            0 => 20,
+            l => l.min(200),
+        };
+        let mut conn = self.db.read().acquire().await?;
+        Ok(store::list_catalog(
+            &mut conn,
+            unit.as_str(),
+            i64::from(offset),
+            i64::from(limit),
+        )
+        .await?)
+    }
+}
+
+/// Counts per column, month and year, and annual-report table 二.
+pub fn compute_statistics(rows: &[store::StatRow], cat: &Catalog, year: i32) -> Statistics {
+    use std::collections::BTreeMap;
+    let mut by_column: BTreeMap<String, i64> = BTreeMap::new();
+    let mut by_month: BTreeMap<String, i64> = BTreeMap::new();
+    let mut by_year: BTreeMap<String, i64> = BTreeMap::new();
+    let mut late = 0;
+    for r in rows {
+        *by_year
+            .entry(r.date_published.year().to_string())
+            .or_default() += 1;
+        if r.date_published.year() == year {
+            *by_column.entry(r.column.clone()).or_default() += 1;
+            *by_month
+                .entry(r.date_published.format("%Y-%m").to_string())
+                .or_default() += 1;
+            if r.late {
+                late += 1;
+            }
+        }
+    }
+    let year_end = NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(NaiveDate::MAX);
+    let table_two = crate::domain::catalog::REPORT_KINDS
+        .iter()
+        .map(|kind| {
+            let codes = cat.codes_of_kind(kind);
+            let mine = rows.iter().filter(|r| codes.contains(r.column.as_str()));
+            let mut f = RegulationFigures {
+                kind: (*kind).to_owned(),
+                ..Default::default()
+            };
+            for r in mine {
+                if r.date_published.year() == year {
+                    f.issued += 1;
+                }
+                if r.abolished_on.is_some_and(|d| d.year() == year) {
+                    f.abolished += 1;
+                }
+                if r.date_published <= year_end && r.abolished_on.is_none_or(|d| d > year_end) {
+                    f.in_force += 1;
+                }
+            }
+            f
+        })
+        .collect();
+    Statistics {
+        by_column: by_column.into_iter().collect(),
+        by_month: by_month.into_iter().collect(),
+        by_year: by_year.into_iter().collect(),
+        table_two,
+        late,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::StatRow;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn table_two_counts_issued_abolished_and_in_force() {
+        let cat = Catalog::parse_toml(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../deploy/catalog/default.toml"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let row = |col: &str, p: &str, a: Option<&str>, late| StatRow {
+            column: col.into(),
+            date_published: d(p),
+            abolished_on: a.map(d),
+            late,
+        };
+        let rows = vec![
+            row("gfxwj", "2025-03-01", None, false), // in force, issued earlier
+            row("gfxwj", "2025-05-01", Some("2026-02-01"), false), // abolished this year
+            row("gfxwj", "2026-04-01", None, true),  // issued this year
+            row("gfxwj", "2026-06-01", Some("2026-09-01"), false), // issued and abolished
+            row("gz", "2026-01-10", None, false),
+            row("gzzj", "2026-01-20", None, false),
+            row("gfxwj", "2027-01-02", None, false), // next year: not in force yet
+        ];
+        let s = compute_statistics(&rows, &cat, 2026);
+        let gf = s
+            .table_two
+            .iter()
+            .find(|f| f.kind == "行政规范性文件")
+            .unwrap();
+        assert_eq!((gf.issued, gf.abolished, gf.in_force), (2, 2, 2));
+        let gz = s.table_two.iter().find(|f| f.kind == "规章").unwrap();
+        assert_eq!((gz.issued, gz.abolished, gz.in_force), (1, 0, 1));
+        assert_eq!(s.late, 1);
+        assert_eq!(
+            s.by_column,
+            vec![("gfxwj".into(), 2), ("gz".into(), 1), ("gzzj".into(), 1)]
+        );
+        assert_eq!(
+            s.by_year,
+            vec![("2025".into(), 2), ("2026".into(), 4), ("2027".into(), 1)]
+        );
+        assert_eq!(s.by_month.iter().map(|x| x.1).sum::<i64>(), 4);
+        assert_eq!(s.by_month[0], ("2026-01".into(), 2));
+    }
+}

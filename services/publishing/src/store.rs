@@ -1,0 +1,674 @@
+//! The publishing tables. One SQL code path serves SQLite and PostgreSQL
+//! (see `gongkai_kernel::db`); the conformance suite in `tests/store.rs`
+//! runs it against both.
+
+use chrono::NaiveDate;
+use gongkai_kernel::db::{Db, Migrations, now_ms};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row as _};
+
+use crate::domain::catalog::ColumnDef;
+use crate::domain::document::{Attribute, Fields};
+use crate::domain::workflow::State;
+
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: &SQLITE,
+    postgres: &POSTGRES,
+};
+
+pub async fn connect(url: &str) -> anyhow::Result<Db> {
+    Db::connect(url, &MIGRATIONS).await
+}
+
+/// One row of `documents`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocRow {
+    pub id: String,
+    pub unit: String,
+    pub state: State,
+    pub version: i64,
+    pub fields: Fields,
+    pub index_no: Option<String>,
+    pub date_published: Option<NaiveDate>,
+    pub validity: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub interprets: Option<String>,
+    pub interpretation: Option<String>,
+    /// JSON array of confidentiality findings shown to the reviewer.
+    pub confidential_findings: String,
+    pub timeliness_days: Option<i64>,
+    pub late: bool,
+    pub timeliness_provisional: bool,
+    pub abolished_on: Option<NaiveDate>,
+    pub abolish_reason: Option<String>,
+    pub search_seq: i64,
+}
+
+/// The columns of `documents` in `doc_from_row` order, as a macro so that
+/// statements stay `&'static str` literals.
+macro_rules! doc_columns {
+    () => {
+        "id, unit, state, version, title, doc_number, subject, publisher, \
+    date_formed, attribute, withheld_reason, column_code, body, summary, index_no, \
+    date_published, validity, created_by, created_at, updated_at, interprets, interpretation, \
+    confidential_findings, timeliness_days, late, timeliness_provisional, abolished_on, \
+    abolish_reason, search_seq"
+    };
+}
+
+fn date(s: Option<String>) -> Result<Option<NaiveDate>, sqlx::Error> {
+    s.map(|s| {
+        NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    })
+    .transpose()
+}
+
+fn decode_err(msg: String) -> sqlx::Error {
+    sqlx::Error::Decode(msg.into())
+}
+
+fn doc_from_row(r: &AnyRow) -> Result<DocRow, sqlx::Error> {
+    let state: String = r.try_get("state")?;
+    let attribute: String = r.try_get("attribute")?;
+    Ok(DocRow {
+        id: r.try_get("id")?,
+        unit: r.try_get("unit")?,
+        state: State::parse(&state).ok_or_else(|| decode_err(format!("state {state}")))?,
+        version: r.try_get("version")?,
+        fields: Fields {
+            title: r.try_get("title")?,
+            doc_number: r.try_get("doc_number")?,
+            subject: r.try_get("subject")?,
+            publisher: r.try_get("publisher")?,
+            date_formed: date(Some(r.try_get("date_formed")?))?
+                .ok_or_else(|| decode_err("date_formed".into()))?,
+            attribute: Attribute::parse(&attribute)
+                .ok_or_else(|| decode_err(format!("attribute {attribute}")))?,
+            withheld_reason: r.try_get("withheld_reason")?,
+            column: r.try_get("column_code")?,
+            body: r.try_get("body")?,
+            summary: r.try_get("summary")?,
+        },
+        index_no: r.try_get("index_no")?,
+        date_published: date(r.try_get("date_published")?)?,
+        validity: r.try_get("validity")?,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        interprets: r.try_get("interprets")?,
+        interpretation: r.try_get("interpretation")?,
+        confidential_findings: r.try_get("confidential_findings")?,
+        timeliness_days: r.try_get("timeliness_days")?,
+        late: r.try_get::<i64, _>("late")? != 0,
+        timeliness_provisional: r.try_get::<i64, _>("timeliness_provisional")? != 0,
+        abolished_on: date(r.try_get("abolished_on")?)?,
+        abolish_reason: r.try_get("abolish_reason")?,
+        search_seq: r.try_get("search_seq")?,
+    })
+}
+
+fn iso(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+pub async fn insert_document(conn: &mut AnyConnection, d: &DocRow) -> Result<(), sqlx::Error> {
+    let f = &d.fields;
+    sqlx::query(concat!(
+        "INSERT INTO documents (",
+        doc_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, \
+         $28, $29)"
+    ))
+    .bind(&d.id)
+    .bind(&d.unit)
+    .bind(d.state.as_str())
+    .bind(d.version)
+    .bind(&f.title)
+    .bind(&f.doc_number)
+    .bind(&f.subject)
+    .bind(&f.publisher)
+    .bind(iso(f.date_formed))
+    .bind(f.attribute.as_str())
+    .bind(&f.withheld_reason)
+    .bind(&f.column)
+    .bind(&f.body)
+    .bind(&f.summary)
+    .bind(&d.index_no)
+    .bind(d.date_published.map(iso))
+    .bind(&d.validity)
+    .bind(&d.created_by)
+    .bind(d.created_at)
+    .bind(d.updated_at)
+    .bind(&d.interprets)
+    .bind(&d.interpretation)
+    .bind(&d.confidential_findings)
+    .bind(d.timeliness_days)
+    .bind(i64::from(d.late))
+    .bind(i64::from(d.timeliness_provisional))
+    .bind(d.abolished_on.map(iso))
+    .bind(&d.abolish_reason)
+    .bind(d.search_seq)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes every mutable column of `d` (the id and unit never change).
+pub async fn update_document(conn: &mut AnyConnection, d: &DocRow) -> Result<(), sqlx::Error> {
+    let f = &d.fields;
+    let done = sqlx::query(
+        "UPDATE documents SET state = $2, version = $3, title = $4, doc_number = $5, \
+         subject = $6, publisher = $7, date_formed = $8, attribute = $9, withheld_reason = $10, \
+         column_code = $11, body = $12, summary = $13, index_no = $14, date_published = $15, \
+         validity = $16, updated_at = $17, interprets = $18, interpretation = $19, \
+         confidential_findings = $20, timeliness_days = $21, late = $22, \
+         timeliness_provisional = $23, abolished_on = $24, abolish_reason = $25, \
+         search_seq = $26 WHERE id = $1",
+    )
+    .bind(&d.id)
+    .bind(d.state.as_str())
+    .bind(d.version)
+    .bind(&f.title)
+    .bind(&f.doc_number)
+    .bind(&f.subject)
+    .bind(&f.publisher)
+    .bind(iso(f.date_formed))
+    .bind(f.attribute.as_str())
+    .bind(&f.withheld_reason)
+    .bind(&f.column)
+    .bind(&f.body)
+    .bind(&f.summary)
+    .bind(&d.index_no)
+    .bind(d.date_published.map(iso))
+    .bind(&d.validity)
+    .bind(d.updated_at)
+    .bind(&d.interprets)
+    .bind(&d.interpretation)
+    .bind(&d.confidential_findings)
+    .bind(d.timeliness_days)
+    .bind(i64::from(d.late))
+    .bind(i64::from(d.timeliness_provisional))
+    .bind(d.abolished_on.map(iso))
+    .bind(&d.abolish_reason)
+    .bind(d.search_seq)
+    .execute(conn)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(sqlx::Error::RowNotFound);
+    }
+    Ok(())
+}
+
+pub async fn get_document(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<DocRow>, sqlx::Error> {
+    sqlx::query(concat!(
+        "SELECT ",
+        doc_columns!(),
+        " FROM documents WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(doc_from_row)
+    .transpose()
+}
+
+pub async fn find_by_index_no(
+    conn: &mut AnyConnection,
+    index_no: &str,
+) -> Result<Option<DocRow>, sqlx::Error> {
+    sqlx::query(concat!(
+        "SELECT ",
+        doc_columns!(),
+        " FROM documents WHERE index_no = $1"
+    ))
+    .bind(index_no)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(doc_from_row)
+    .transpose()
+}
+
+pub struct ListFilter<'a> {
+    pub unit: &'a str,
+    pub state: Option<State>,
+    pub column: Option<&'a str>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+pub async fn list_documents(
+    conn: &mut AnyConnection,
+    f: &ListFilter<'_>,
+) -> Result<(Vec<DocRow>, i64), sqlx::Error> {
+    // Empty strings disable a filter, keeping one statement for all cases.
+    let state = f.state.map(State::as_str).unwrap_or("");
+    let column = f.column.unwrap_or("");
+    macro_rules! filter {
+        () => {
+            " WHERE unit = $1 AND ($2 = '' OR state = $2) AND ($3 = '' OR column_code = $3)"
+        };
+    }
+    let total: i64 = sqlx::query_scalar(concat!("SELECT COUNT(*) FROM documents", filter!()))
+        .bind(f.unit)
+        .bind(state)
+        .bind(column)
+        .fetch_one(&mut *conn)
+        .await?;
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        doc_columns!(),
+        " FROM documents",
+        filter!(),
+        " ORDER BY updated_at DESC, id LIMIT $4 OFFSET $5"
+    ))
+    .bind(f.unit)
+    .bind(state)
+    .bind(column)
+    .bind(f.limit)
+    .bind(f.offset)
+    .fetch_all(conn)
+    .await?;
+    let docs = rows.iter().map(doc_from_row).collect::<Result<_, _>>()?;
+    Ok((docs, total))
+}
+
+/// Published (not abolished) documents after `after_id`, for the scan.
+pub async fn published_page(
+    conn: &mut AnyConnection,
+    unit: &str,
+    after_id: &str,
+    limit: i64,
+) -> Result<Vec<DocRow>, sqlx::Error> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        doc_columns!(),
+        " FROM documents WHERE unit = $1 AND state = 'published' AND id > $2 \
+         ORDER BY id LIMIT $3"
+    ))
+    .bind(unit)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(doc_from_row).collect()
+}
+
+/// Public documents changed after search watermark `after`, in order.
+pub async fn changed_since(
+    conn: &mut AnyConnection,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<DocRow>, sqlx::Error> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        doc_columns!(),
+        " FROM documents WHERE search_seq > $1 ORDER BY search_seq LIMIT $2"
+    ))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(doc_from_row).collect()
+}
+
+/// Takes the next search sequence number (the index watermark).
+pub async fn next_search_seq(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE counters SET value = value + 1 WHERE name = 'search' RETURNING value",
+    )
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn max_search_seq(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT value FROM counters WHERE name = 'search'")
+        .fetch_one(conn)
+        .await
+}
+
+/// Takes the next index-number sequence for (unit, year, scope). Runs in the
+/// publishing transaction: a rollback gives the number back, and the row
+/// lock (PostgreSQL) or the single writer (SQLite) orders concurrent calls.
+pub async fn next_index_seq(
+    conn: &mut AnyConnection,
+    unit: &str,
+    year: i32,
+    scope: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO index_counters (unit, year, scope, next_seq) VALUES ($1, $2, $3, 2) \
+         ON CONFLICT (unit, year, scope) DO UPDATE SET next_seq = index_counters.next_seq + 1 \
+         RETURNING next_seq - 1",
+    )
+    .bind(unit)
+    .bind(i64::from(year))
+    .bind(scope)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn insert_version(
+    conn: &mut AnyConnection,
+    d: &DocRow,
+    reason: &str,
+    actor: &str,
+) -> Result<(), sqlx::Error> {
+    let f = &d.fields;
+    sqlx::query(
+        "INSERT INTO document_versions (document_id, version, title, doc_number, subject, \
+         publisher, date_formed, attribute, withheld_reason, column_code, body, summary, reason, \
+         created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+         $14, $15)",
+    )
+    .bind(&d.id)
+    .bind(d.version)
+    .bind(&f.title)
+    .bind(&f.doc_number)
+    .bind(&f.subject)
+    .bind(&f.publisher)
+    .bind(iso(f.date_formed))
+    .bind(f.attribute.as_str())
+    .bind(&f.withheld_reason)
+    .bind(&f.column)
+    .bind(&f.body)
+    .bind(&f.summary)
+    .bind(reason)
+    .bind(actor)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionRow {
+    pub version: i64,
+    pub fields: Fields,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+pub async fn versions(conn: &mut AnyConnection, id: &str) -> Result<Vec<VersionRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT version, title, doc_number, subject, publisher, date_formed, attribute, \
+         withheld_reason, column_code, body, summary, reason, created_by, created_at \
+         FROM document_versions WHERE document_id = $1 ORDER BY version",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let attribute: String = r.try_get("attribute")?;
+            Ok(VersionRow {
+                version: r.try_get("version")?,
+                fields: Fields {
+                    title: r.try_get("title")?,
+                    doc_number: r.try_get("doc_number")?,
+                    subject: r.try_get("subject")?,
+                    publisher: r.try_get("publisher")?,
+                    date_formed: date(Some(r.try_get("date_formed")?))?
+                        .ok_or_else(|| decode_err("date_formed".into()))?,
+                    attribute: Attribute::parse(&attribute)
+                        .ok_or_else(|| decode_err(format!("attribute {attribute}")))?,
+                    withheld_reason: r.try_get("withheld_reason")?,
+                    column: r.try_get("column_code")?,
+                    body: r.try_get("body")?,
+                    summary: r.try_get("summary")?,
+                },
+                reason: r.try_get("reason")?,
+                created_by: r.try_get("created_by")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    pub action: String,
+    pub actor: String,
+    pub from_state: String,
+    pub to_state: String,
+    pub comment: String,
+    pub at: i64,
+}
+
+pub async fn add_history(
+    conn: &mut AnyConnection,
+    id: &str,
+    h: &HistoryRow,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO document_history (document_id, action, actor, from_state, to_state, \
+         comment, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(&h.action)
+    .bind(&h.actor)
+    .bind(&h.from_state)
+    .bind(&h.to_state)
+    .bind(&h.comment)
+    .bind(h.at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn history(conn: &mut AnyConnection, id: &str) -> Result<Vec<HistoryRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT action, actor, from_state, to_state, comment, at FROM document_history \
+         WHERE document_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(HistoryRow {
+                action: r.try_get("action")?,
+                actor: r.try_get("actor")?,
+                from_state: r.try_get("from_state")?,
+                to_state: r.try_get("to_state")?,
+                comment: r.try_get("comment")?,
+                at: r.try_get("at")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn insert_custom_column(
+    conn: &mut AnyConnection,
+    unit: &str,
+    c: &ColumnDef,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO custom_columns (unit, code, name, parent, policy, interpretation, \
+         report_kind, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(unit)
+    .bind(&c.code)
+    .bind(&c.name)
+    .bind(&c.parent)
+    .bind(i64::from(c.policy))
+    .bind(i64::from(c.interpretation))
+    .bind(&c.report_kind)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn custom_columns(
+    conn: &mut AnyConnection,
+    unit: &str,
+) -> Result<Vec<ColumnDef>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT code, name, parent, policy, interpretation, report_kind FROM custom_columns \
+         WHERE unit = $1 ORDER BY created_at, code",
+    )
+    .bind(unit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ColumnDef {
+                code: r.try_get("code")?,
+                name: r.try_get("name")?,
+                parent: r.try_get("parent")?,
+                policy: r.try_get::<i64, _>("policy")? != 0,
+                interpretation: r.try_get::<i64, _>("interpretation")? != 0,
+                report_kind: r.try_get("report_kind")?,
+                custom: true,
+            })
+        })
+        .collect()
+}
+
+/// Published/abolished documents of a unit with the fields statistics need.
+#[derive(Debug, Clone)]
+pub struct StatRow {
+    pub column: String,
+    pub date_published: NaiveDate,
+    pub abolished_on: Option<NaiveDate>,
+    pub late: bool,
+}
+
+pub async fn stat_rows(conn: &mut AnyConnection, unit: &str) -> Result<Vec<StatRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT column_code, date_published, abolished_on, late FROM documents \
+         WHERE unit = $1 AND state IN ('published', 'abolished') AND date_published IS NOT NULL",
+    )
+    .bind(unit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StatRow {
+                column: r.try_get("column_code")?,
+                date_published: date(r.try_get("date_published")?)?
+                    .ok_or_else(|| decode_err("date_published".into()))?,
+                abolished_on: date(r.try_get("abolished_on")?)?,
+                late: r.try_get::<i64, _>("late")? != 0,
+            })
+        })
+        .collect()
+}
+
+/// One entry of the subtree catalogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogRow {
+    pub document_id: String,
+    pub unit: String,
+    pub unit_name: String,
+    pub index_no: String,
+    pub title: String,
+    pub summary: String,
+    pub date_formed: String,
+    pub date_published: String,
+    pub validity: String,
+    pub column: String,
+    pub version: i64,
+    pub event_time: i64,
+}
+
+/// Applies a child's document event; an older (version, time) than what is
+/// stored is ignored, so out-of-order delivery cannot roll an entry back.
+pub async fn upsert_catalog(conn: &mut AnyConnection, c: &CatalogRow) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO subtree_catalog (document_id, unit, unit_name, index_no, title, summary, \
+         date_formed, date_published, validity, column_code, version, event_time) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (document_id) DO UPDATE SET unit = excluded.unit, \
+         unit_name = excluded.unit_name, index_no = excluded.index_no, title = excluded.title, \
+         summary = excluded.summary, date_formed = excluded.date_formed, \
+         date_published = excluded.date_published, validity = excluded.validity, \
+         column_code = excluded.column_code, version = excluded.version, \
+         event_time = excluded.event_time \
+         WHERE subtree_catalog.version < excluded.version \
+            OR (subtree_catalog.version = excluded.version \
+                AND subtree_catalog.event_time <= excluded.event_time)",
+    )
+    .bind(&c.document_id)
+    .bind(&c.unit)
+    .bind(&c.unit_name)
+    .bind(&c.index_no)
+    .bind(&c.title)
+    .bind(&c.summary)
+    .bind(&c.date_formed)
+    .bind(&c.date_published)
+    .bind(&c.validity)
+    .bind(&c.column)
+    .bind(c.version)
+    .bind(c.event_time)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn list_catalog(
+    conn: &mut AnyConnection,
+    unit_prefix: &str,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<CatalogRow>, i64), sqlx::Error> {
+    // Unit paths may hold '_', a LIKE wildcard: escape it.
+    let like = format!(
+        "{}.%",
+        unit_prefix.replace('\\', "\\\\").replace('_', "\\_")
+    );
+    macro_rules! filter {
+        () => {
+            " WHERE unit = $1 OR unit LIKE $2 ESCAPE '\\'"
+        };
+    }
+    let total: i64 = sqlx::query_scalar(concat!("SELECT COUNT(*) FROM subtree_catalog", filter!()))
+        .bind(unit_prefix)
+        .bind(&like)
+        .fetch_one(&mut *conn)
+        .await?;
+    let rows = sqlx::query(concat!(
+        "SELECT document_id, unit, unit_name, index_no, title, summary, date_formed, \
+         date_published, validity, column_code, version, event_time FROM subtree_catalog",
+        filter!(),
+        " ORDER BY date_published DESC, document_id LIMIT $3 OFFSET $4"
+    ))
+    .bind(unit_prefix)
+    .bind(&like)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(conn)
+    .await?;
+    let entries = rows
+        .iter()
+        .map(|r| {
+            Ok(CatalogRow {
+                document_id: r.try_get("document_id")?,
+                unit: r.try_get("unit")?,
+                unit_name: r.try_get("unit_name")?,
+                index_no: r.try_get("index_no")?,
+                title: r.try_get("title")?,
+                summary: r.try_get("summary")?,
+                date_formed: r.try_get("date_formed")?,
+                date_published: r.try_get("date_published")?,
+                validity: r.try_get("validity")?,
+                column: r.try_get("column_code")?,
+                version: r.try_get("version")?,
+                event_time: r.try_get("event_time")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok((entries, total))
+}
