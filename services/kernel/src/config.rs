@@ -65,6 +65,14 @@ pub fn load<T: DeserializeOwned>(
     })
 }
 
+/// Deserializes a configuration held in memory (no environment applied).
+pub fn load_str<T: DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
+    let root: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::new("file", format!("not valid TOML: {e}")))?;
+    T::deserialize(toml::Value::Table(root)).map_err(|e| ConfigError::new("file", e.message().to_owned()))
+}
+
 fn scalar(v: &str) -> toml::Value {
     if let Ok(i) = v.parse::<i64>() {
         return toml::Value::Integer(i);

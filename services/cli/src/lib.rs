@@ -1,0 +1,6 @@
+//! The `gongkai` operator CLI and node launcher.
+
+pub mod client;
+pub mod commands;
+pub mod import;
+pub mod node;
