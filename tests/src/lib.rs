@@ -1,1 +1,326 @@
-//! End-to-end tests live in tests/.
+//! Harness for the end-to-end tests: real nats-server processes, real
+//! services on port 0 (in this process, or as the `gongkai` binary in a
+//! child process that can be killed), and real gRPC clients.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use gongkai_kernel::UnitPath;
+use gongkai_kernel::auth::{Claims, Role, TokenKey};
+use gongkai_kernel::bus::Bus;
+use gongkai_kernel::calendar::Calendar;
+use gongkai_kernel::config::{NatsConfig, NodeConfig};
+use gongkai_kernel::runtime::Runtime;
+use gongkai_proto::v1::publishing_client::PublishingClient;
+use gongkai_testkit::workspace_root;
+use tokio::io::AsyncBufReadExt as _;
+use tonic::metadata::MetadataValue;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+pub use gongkai_testkit::{Nats, Postgres};
+
+pub const ORG: &str = "11340823MB1234567X";
+
+pub fn node_config(unit: &str, name: &str, data_dir: &Path) -> NodeConfig {
+    NodeConfig {
+        unit: UnitPath::parse(unit).expect("test unit path"),
+        name: name.into(),
+        org_code: ORG.into(),
+        data_dir: data_dir.to_path_buf(),
+        calendar_dir: workspace_root().join("deploy/calendar"),
+    }
+}
+
+pub fn publishing_config(database_url: &str) -> gongkai_publishing::Config {
+    gongkai_publishing::Config {
+        listen: "127.0.0.1:0".into(),
+        database_url: database_url.into(),
+        catalog_file: workspace_root().join("deploy/catalog/default.toml"),
+        search_commit_ms: 50,
+        ..Default::default()
+    }
+}
+
+/// A node's publishing service running in this process.
+pub struct Node {
+    pub unit: UnitPath,
+    pub keys: TokenKey,
+    pub addr: std::net::SocketAddr,
+    pub running: Option<gongkai_publishing::Running>,
+    pub data: tempfile::TempDir,
+}
+
+impl Node {
+    pub async fn start(unit: &str, nats: &Nats) -> anyhow::Result<Node> {
+        Self::start_with(unit, nats, publishing_config("")).await
+    }
+
+    pub async fn start_with(
+        unit: &str,
+        nats: &Nats,
+        cfg: gongkai_publishing::Config,
+    ) -> anyhow::Result<Node> {
+        let data = tempfile::tempdir()?;
+        Self::start_in(unit, nats, cfg, data).await
+    }
+
+    pub async fn start_in(
+        unit: &str,
+        nats: &Nats,
+        cfg: gongkai_publishing::Config,
+        data: tempfile::TempDir,
+    ) -> anyhow::Result<Node> {
+        // As `gongkai node run` does: spans give events their trace context.
+        let _ = gongkai_kernel::telemetry::init(
+            "gongkai-e2e",
+            &gongkai_kernel::config::TelemetryConfig {
+                filter: "warn".into(),
+                ..Default::default()
+            },
+        );
+        let node = node_config(unit, "南陵县教育局", data.path());
+        let nats_cfg = NatsConfig {
+            url: nats.url.clone(),
+            ..Default::default()
+        };
+        let keys = TokenKey::load_or_create(&data.path().join("node.key"))?;
+        let rt = Runtime {
+            calendar: Calendar::load_dir(&node.calendar_dir)?,
+            keys: keys.clone(),
+            bus: Bus::connect(&nats_cfg, "e2e").await?,
+            node,
+        };
+        let running = gongkai_publishing::start(rt, cfg).await?;
+        Ok(Node {
+            unit: UnitPath::parse(unit)?,
+            keys,
+            addr: running.addr,
+            running: Some(running),
+            data,
+        })
+    }
+
+    pub fn token(&self, sub: &str, role: Role) -> String {
+        token_for(&self.keys, &self.unit, sub, role)
+    }
+
+    pub async fn client(&self, token: &str) -> anyhow::Result<Client> {
+        client(&format!("http://{}", self.addr), token).await
+    }
+
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await?;
+        }
+        Ok(())
+    }
+
+    pub fn db(&self) -> &gongkai_kernel::db::Db {
+        self.running.as_ref().expect("node running").service.db()
+    }
+}
+
+pub fn token_for(keys: &TokenKey, unit: &UnitPath, sub: &str, role: Role) -> String {
+    keys.issue(&Claims {
+        sub: sub.into(),
+        unit: unit.clone(),
+        role,
+        exp: chrono::Utc::now().timestamp() + 3600,
+    })
+}
+
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<tonic::metadata::Ascii>>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(t) = &self.0 {
+            req.metadata_mut().insert("authorization", t.clone());
+        }
+        Ok(req)
+    }
+}
+
+pub type Client = PublishingClient<InterceptedService<Channel, Bearer>>;
+
+pub async fn client(url: &str, token: &str) -> anyhow::Result<Client> {
+    let channel = Channel::from_shared(url.to_owned())?.connect().await?;
+    let bearer = if token.is_empty() {
+        None
+    } else {
+        Some(format!("Bearer {token}").parse()?)
+    };
+    Ok(PublishingClient::with_interceptor(channel, Bearer(bearer)))
+}
+
+/// A node run as the real `gongkai` binary in a child process.
+pub struct NodeProcess {
+    bin: PathBuf,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub addr: Option<std::net::SocketAddr>,
+    child: Option<tokio::process::Child>,
+}
+
+impl NodeProcess {
+    /// `node init` into `dir` with the given NATS url. `bin` is the node
+    /// binary (`env!("CARGO_BIN_EXE_gongkai-e2e-node")` in a test).
+    pub async fn init(
+        bin: &str,
+        dir: &Path,
+        unit: &str,
+        nats_url: &str,
+    ) -> anyhow::Result<NodeProcess> {
+        let root = workspace_root();
+        let out = tokio::process::Command::new(bin)
+            .args([
+                "node",
+                "init",
+                "--unit",
+                unit,
+                "--name",
+                "测试单位",
+                "--org-code",
+                ORG,
+            ])
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["--nats-url", nats_url, "--listen", "127.0.0.1:0"])
+            .arg("--calendar-dir")
+            .arg(root.join("deploy/calendar"))
+            .arg("--catalog-file")
+            .arg(root.join("deploy/catalog/default.toml"))
+            .output()
+            .await?;
+        anyhow::ensure!(
+            out.status.success(),
+            "node init: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(NodeProcess {
+            bin: PathBuf::from(bin),
+            dir: dir.to_path_buf(),
+            config: dir.join("node.toml"),
+            addr: None,
+            child: None,
+        })
+    }
+
+    pub async fn start(&mut self) -> anyhow::Result<std::net::SocketAddr> {
+        let mut child = tokio::process::Command::new(&self.bin)
+            .args(["node", "run", "--config"])
+            .arg(&self.config)
+            .env("GONGKAI__PUBLISHING__SEARCH_COMMIT_MS", "50")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child.stdout.take().context("child stdout")?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let addr = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(rest) = line.strip_prefix("gongkai node ready: publishing=") {
+                    return Ok::<_, anyhow::Error>(rest.trim().parse()?);
+                }
+            }
+            anyhow::bail!("node exited before it was ready")
+        })
+        .await
+        .context("node did not become ready in 30 s")??;
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        self.child = Some(child);
+        self.addr = Some(addr);
+        Ok(addr)
+    }
+
+    /// SIGKILL: no graceful shutdown, no outbox flush.
+    pub async fn kill(&mut self) -> anyhow::Result<()> {
+        if let Some(mut c) = self.child.take() {
+            c.kill().await?;
+        }
+        Ok(())
+    }
+
+    pub fn keys(&self) -> anyhow::Result<TokenKey> {
+        Ok(TokenKey::load_or_create(&self.dir.join("node.key"))?)
+    }
+
+    pub fn db_url(&self) -> String {
+        gongkai_kernel::db::sqlite_url(&self.dir.join("publishing.db"))
+    }
+}
+
+/// Waits until `f` returns `Some`, polling, for at most `secs`.
+pub async fn eventually<T, F, Fut>(secs: u64, mut f: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await? {
+            return Ok(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("condition not met within {secs} s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Fields of a publishable work summary, formed today (so never late).
+pub fn summary_fields(title: &str, body: &str) -> gongkai_proto::v1::DocumentFields {
+    gongkai_proto::v1::DocumentFields {
+        title: title.into(),
+        column: "gzzj".into(),
+        date_formed: gongkai_kernel::db::today_cst().to_string(),
+        attribute: gongkai_proto::v1::DisclosureAttribute::Proactive as i32,
+        body: body.into(),
+        ..Default::default()
+    }
+}
+
+/// Takes a document from draft to published (editor "zhang", reviewer "li").
+pub async fn publish_new(
+    editor: &mut Client,
+    reviewer: &mut Client,
+    fields: gongkai_proto::v1::DocumentFields,
+    date_published: &str,
+) -> anyhow::Result<gongkai_proto::v1::Document> {
+    use gongkai_proto::v1 as pb;
+    let d = editor
+        .create_document(pb::CreateDocumentRequest {
+            fields: Some(fields),
+        })
+        .await?
+        .into_inner();
+    let s = editor
+        .submit_document(pb::SubmitDocumentRequest {
+            document_id: d.id.clone(),
+        })
+        .await?
+        .into_inner();
+    anyhow::ensure!(!s.blocked, "submit blocked: {:?}", s.findings);
+    reviewer
+        .review_document(pb::ReviewDocumentRequest {
+            document_id: d.id.clone(),
+            approve: true,
+            comment: "ok".into(),
+            confidentiality_cleared: true,
+        })
+        .await?;
+    let p = editor
+        .publish_document(pb::PublishDocumentRequest {
+            document_id: d.id.clone(),
+            date_published: date_published.into(),
+        })
+        .await?
+        .into_inner();
+    anyhow::ensure!(!p.blocked, "publish blocked: {:?}", p.findings);
+    p.document.context("document in response")
+}

@@ -33,7 +33,11 @@ pub fn print_document(d: &pb::Document) {
             "timeliness:     {} working days{}{}",
             d.timeliness_days,
             if d.late { " (LATE)" } else { "" },
-            if d.timeliness_provisional { " (provisional)" } else { "" }
+            if d.timeliness_provisional {
+                " (provisional)"
+            } else {
+                ""
+            }
         );
     }
     if !d.interpretation.is_empty() {
@@ -46,13 +50,19 @@ pub fn print_document(d: &pb::Document) {
         println!("abolished:      {} ({})", d.abolished_on, d.abolish_reason);
     }
     for c in &d.confidential_findings {
-        println!("confidential:   {} at {}:{} {:?}", c.kind, c.field, c.start, c.excerpt);
+        println!(
+            "confidential:   {} at {}:{} {:?}",
+            c.kind, c.field, c.start, c.excerpt
+        );
     }
     for v in &d.versions {
         println!(
             "version {}:      {} by {} ({})",
             v.version,
-            v.fields.as_ref().map(|f| f.title.as_str()).unwrap_or_default(),
+            v.fields
+                .as_ref()
+                .map(|f| f.title.as_str())
+                .unwrap_or_default(),
             v.created_by,
             v.reason
         );
@@ -83,12 +93,18 @@ pub fn print_outcome(o: &pb::WorkflowResponse) -> bool {
         println!("{} {} {}", d.id, state_name(d.state), d.index_no);
     }
     if o.blocked {
-        println!("BLOCKED: {} finding(s) must be fixed first:", o.findings.len());
+        println!(
+            "BLOCKED: {} finding(s) must be fixed first:",
+            o.findings.len()
+        );
         print_findings(&o.findings);
         return false;
     }
     if !o.findings.is_empty() {
-        println!("{} confidentiality finding(s) for the reviewer:", o.findings.len());
+        println!(
+            "{} confidentiality finding(s) for the reviewer:",
+            o.findings.len()
+        );
         print_findings(&o.findings);
     }
     true
@@ -97,8 +113,19 @@ pub fn print_outcome(o: &pb::WorkflowResponse) -> bool {
 pub fn print_search(r: &pb::SearchResponse) {
     println!("{} document(s)", r.total);
     for h in &r.hits {
-        let mark = if h.validity == "abolished" { " [已废止]" } else { "" };
-        println!("\n{}{}  ({} {} {})", strip_em(&h.title_html), mark, h.index_no, h.date_published, h.column);
+        let mark = if h.validity == "abolished" {
+            " [已废止]"
+        } else {
+            ""
+        };
+        println!(
+            "\n{}{}  ({} {} {})",
+            strip_em(&h.title_html),
+            mark,
+            h.index_no,
+            h.date_published,
+            h.column
+        );
         println!("  {}", strip_em(&h.snippet_html));
     }
 }
@@ -114,7 +141,10 @@ fn strip_em(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
-pub fn write_scan_csv(items: &[pb::RectificationItem], out: impl std::io::Write) -> anyhow::Result<()> {
+pub fn write_scan_csv(
+    items: &[pb::RectificationItem],
+    out: impl std::io::Write,
+) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record([
         "document_id",

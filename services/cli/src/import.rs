@@ -119,11 +119,18 @@ pub async fn run(
     Ok(report)
 }
 
-async fn import_line(text: &str, editor: &mut Client, reviewer: Option<&mut Client>) -> Result<bool, String> {
-    let line: Line = serde_json::from_str(text).map_err(|e| format!("not a valid document line: {e}"))?;
+async fn import_line(
+    text: &str,
+    editor: &mut Client,
+    reviewer: Option<&mut Client>,
+) -> Result<bool, String> {
+    let line: Line =
+        serde_json::from_str(text).map_err(|e| format!("not a valid document line: {e}"))?;
     let fields = line.fields()?;
     let doc = editor
-        .create_document(pb::CreateDocumentRequest { fields: Some(fields) })
+        .create_document(pb::CreateDocumentRequest {
+            fields: Some(fields),
+        })
         .await
         .map_err(|s| format!("create: {}", describe(&s)))?
         .into_inner();
@@ -132,7 +139,9 @@ async fn import_line(text: &str, editor: &mut Client, reviewer: Option<&mut Clie
     };
     let id = doc.id;
     let submitted = editor
-        .submit_document(pb::SubmitDocumentRequest { document_id: id.clone() })
+        .submit_document(pb::SubmitDocumentRequest {
+            document_id: id.clone(),
+        })
         .await
         .map_err(|s| format!("submit {id}: {}", describe(&s)))?
         .into_inner();

@@ -11,7 +11,11 @@ use gongkai_kernel::auth::Role;
 use gongkai_proto::v1 as pb;
 
 #[derive(Parser)]
-#[command(name = "gongkai", version, about = "Gongkai (公开): open government information node and CLI")]
+#[command(
+    name = "gongkai",
+    version,
+    about = "Gongkai (公开): open government information node and CLI"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -23,7 +27,12 @@ struct Conn {
     #[arg(long, env = "GONGKAI_SERVER", default_value = "http://127.0.0.1:7401")]
     server: String,
     /// Bearer token (see `gongkai token issue`).
-    #[arg(long, env = "GONGKAI_TOKEN", default_value = "", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "GONGKAI_TOKEN",
+        default_value = "",
+        hide_env_values = true
+    )]
     token: String,
 }
 
@@ -187,7 +196,8 @@ impl FieldArgs {
     fn fields(&self) -> anyhow::Result<pb::DocumentFields> {
         let body = match &self.body_file {
             Some(p) if p.as_os_str() == "-" => std::io::read_to_string(std::io::stdin())?,
-            Some(p) => std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("--body-file {}: {e}", p.display()))?,
+            Some(p) => std::fs::read_to_string(p)
+                .map_err(|e| anyhow::anyhow!("--body-file {}: {e}", p.display()))?,
             None => self.body.clone(),
         };
         Ok(pb::DocumentFields {
@@ -196,7 +206,8 @@ impl FieldArgs {
             subject: self.subject.clone(),
             publisher: self.publisher.clone(),
             date_formed: self.date_formed.clone(),
-            attribute: gongkai::import::attribute(&self.attribute).map_err(|e| anyhow::anyhow!("--{e}"))? as i32,
+            attribute: gongkai::import::attribute(&self.attribute)
+                .map_err(|e| anyhow::anyhow!("--{e}"))? as i32,
             withheld_reason: self.withheld_reason.clone(),
             column: self.column.clone(),
             body,
@@ -331,7 +342,9 @@ fn state_value(s: &str) -> anyhow::Result<i32> {
         "rejected" => pb::DocumentState::Rejected,
         "published" => pb::DocumentState::Published,
         "abolished" => pb::DocumentState::Abolished,
-        other => anyhow::bail!("--state {other}: draft, submitted, approved, rejected, published or abolished"),
+        other => anyhow::bail!(
+            "--state {other}: draft, submitted, approved, rejected, published or abolished"
+        ),
     } as i32)
 }
 
@@ -349,7 +362,9 @@ async fn main() -> ExitCode {
 
 macro_rules! call {
     ($e:expr) => {
-        $e.await.map_err(|s| anyhow::anyhow!(describe(&s)))?.into_inner()
+        $e.await
+            .map_err(|s| anyhow::anyhow!(describe(&s)))?
+            .into_inner()
     };
 }
 
@@ -397,7 +412,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => {
             let file = NodeFile::load(&config)?;
             let role: Role = role.parse().map_err(|e| anyhow::anyhow!("--role: {e}"))?;
-            println!("{}", node::issue_token(&file, &sub, role, unit.as_deref(), days)?);
+            println!(
+                "{}",
+                node::issue_token(&file, &sub, role, unit.as_deref(), days)?
+            );
         }
         Command::Document(cmd) => return document(cmd).await,
         Command::Search {
@@ -452,7 +470,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(t) => Some(client::connect(&conn.server, t).await?),
                 None => None,
             };
-            let report = gongkai::import::run(&file, &mut editor, reviewer.as_mut(), !no_progress).await?;
+            let report =
+                gongkai::import::run(&file, &mut editor, reviewer.as_mut(), !no_progress).await?;
             println!(
                 "imported {} document(s), published {}, failed {}",
                 report.imported,
@@ -466,7 +485,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
         }
-        Command::Scan { conn, format, output } => {
+        Command::Scan {
+            conn,
+            format,
+            output,
+        } => {
             if format != "json" && format != "csv" {
                 anyhow::bail!("--format {format}: json or csv");
             }
@@ -502,7 +525,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 if col.custom {
                     flags.push("custom");
                 }
-                println!("{:<10} {:<10} {} {}", col.code, col.parent, col.name, flags.join(","));
+                println!(
+                    "{:<10} {:<10} {} {}",
+                    col.code,
+                    col.parent,
+                    col.name,
+                    flags.join(",")
+                );
             }
         }
         Command::Column(ColumnCmd::Add {
@@ -547,7 +576,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn document(cmd: DocCmd) -> anyhow::Result<ExitCode> {
-    let ok = |b: bool| if b { ExitCode::SUCCESS } else { ExitCode::from(3) };
+    let ok = |b: bool| {
+        if b {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(3)
+        }
+    };
     match cmd {
         DocCmd::Create { conn, fields } => {
             let mut c = client::connect(&conn.server, &conn.token).await?;
@@ -605,14 +640,24 @@ async fn document(cmd: DocCmd) -> anyhow::Result<ExitCode> {
             }));
             return Ok(ok(print_outcome(&o)));
         }
-        DocCmd::Abolish { conn, id, reason, date } => {
+        DocCmd::Abolish {
+            conn,
+            id,
+            reason,
+            date,
+        } => {
             let mut c = client::connect(&conn.server, &conn.token).await?;
             let d = call!(c.abolish_document(pb::AbolishDocumentRequest {
                 document_id: id,
                 reason,
                 date,
             }));
-            println!("{} {} {}", d.id, gongkai::commands::state_name(d.state), d.abolished_on);
+            println!(
+                "{} {} {}",
+                d.id,
+                gongkai::commands::state_name(d.state),
+                d.abolished_on
+            );
         }
         DocCmd::Link {
             conn,

@@ -4,11 +4,11 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use gongkai_kernel::UnitPath;
 use gongkai_kernel::auth::{Claims, Role, TokenKey};
 use gongkai_kernel::config::{self, ConfigError, NatsConfig, NodeConfig, TelemetryConfig};
 use gongkai_kernel::runtime::{Runtime, key_path};
 use gongkai_kernel::telemetry;
-use gongkai_kernel::UnitPath;
 
 /// The node's configuration file (`node.toml`).
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -114,7 +114,13 @@ pub fn init(o: &InitOptions) -> anyhow::Result<Initialized> {
 }
 
 /// Issues a token signed with the node's key.
-pub fn issue_token(file: &NodeFile, sub: &str, role: Role, unit: Option<&str>, days: u32) -> anyhow::Result<String> {
+pub fn issue_token(
+    file: &NodeFile,
+    sub: &str,
+    role: Role,
+    unit: Option<&str>,
+    days: u32,
+) -> anyhow::Result<String> {
     if sub.trim().is_empty() {
         anyhow::bail!("--sub: required (who the token is for)");
     }

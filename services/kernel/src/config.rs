@@ -70,7 +70,8 @@ pub fn load_str<T: DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
     let root: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| ConfigError::new("file", format!("not valid TOML: {e}")))?;
-    T::deserialize(toml::Value::Table(root)).map_err(|e| ConfigError::new("file", e.message().to_owned()))
+    T::deserialize(toml::Value::Table(root))
+        .map_err(|e| ConfigError::new("file", e.message().to_owned()))
 }
 
 fn scalar(v: &str) -> toml::Value {

@@ -45,19 +45,24 @@ pub fn init(service: &str, cfg: &TelemetryConfig) -> TelemetryGuard {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&cfg.filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let otel = tracing_opentelemetry::layer().with_tracer(tracer);
-    let registry = tracing_subscriber::registry().with(filter).with(otel);
+    // Spans feed traces whatever the log level, so that trace context keeps
+    // flowing into calls and events when an operator quiets the log; the
+    // libraries' own chatty spans stay out.
+    let otel = tracing_subscriber::Layer::with_filter(
+        tracing_opentelemetry::layer().with_tracer(tracer),
+        EnvFilter::new(
+            "info,h2=off,hyper=off,hyper_util=off,tower=off,sqlx=warn,async_nats=warn,tantivy=warn",
+        ),
+    );
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(otel);
     let _ = if cfg.log_format == "json" {
         registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(std::io::stderr),
-            )
+            .with(tracing_subscriber::Layer::with_filter(fmt.json(), filter))
             .try_init()
     } else {
         registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(tracing_subscriber::Layer::with_filter(fmt, filter))
             .try_init()
     };
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());

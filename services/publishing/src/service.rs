@@ -381,13 +381,20 @@ impl Publishing {
         Ok(doc)
     }
 
+    /// The fields to scan: a summary derived from the body would only
+    /// repeat the body's findings, so it is scanned only when written apart.
+    fn scanned_fields<'a>(&self, f: &'a Fields) -> Vec<(&'static str, &'a str)> {
+        let mut v = vec![("title", f.title.as_str())];
+        if f.summary != document::summarize(&f.body, self.limits.summary_chars) {
+            v.push(("summary", f.summary.as_str()));
+        }
+        v.push(("body", f.body.as_str()));
+        v
+    }
+
     fn scan_personal(&self, f: &Fields) -> Vec<FieldFinding> {
         let mut out = Vec::new();
-        for (field, text) in [
-            ("title", &f.title),
-            ("summary", &f.summary),
-            ("body", &f.body),
-        ] {
+        for (field, text) in self.scanned_fields(f) {
             out.extend(
                 self.scanner
                     .scan_personal(text)
@@ -400,11 +407,7 @@ impl Publishing {
 
     fn scan_confidential(&self, f: &Fields) -> Vec<FieldFinding> {
         let mut out = Vec::new();
-        for (field, text) in [
-            ("title", &f.title),
-            ("summary", &f.summary),
-            ("body", &f.body),
-        ] {
+        for (field, text) in self.scanned_fields(f) {
             out.extend(
                 self.scanner
                     .scan_confidential(text)

@@ -1,0 +1,672 @@
+//! The publishing API over gRPC: workflow, privacy, search, statistics,
+//! interpretations, the subtree catalogue, and refusals of bad input.
+
+use gongkai_kernel::auth::Role;
+use gongkai_proto::v1 as pb;
+use gongkai_tests::*;
+use tonic::Code;
+
+fn fields(title: &str, body: &str) -> pb::DocumentFields {
+    summary_fields(title, body)
+}
+
+#[tokio::test]
+async fn workflow_privacy_versions_and_search() -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let mut node = Node::start("340823.edu", &nats).await?;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
+    let mut public = node.client("").await?;
+
+    // A resident ID number blocks the submission, with position and mask.
+    let body = "联系人身份证号11010519491231002X，请核实。";
+    let d = editor
+        .create_document(pb::CreateDocumentRequest {
+            fields: Some(fields("财政资金公开情况", body)),
+        })
+        .await?
+        .into_inner();
+    let s = editor
+        .submit_document(pb::SubmitDocumentRequest {
+            document_id: d.id.clone(),
+        })
+        .await?
+        .into_inner();
+    assert!(s.blocked);
+    assert_eq!(s.findings.len(), 1);
+    let f = &s.findings[0];
+    assert_eq!(
+        (f.kind.as_str(), f.field.as_str(), f.start, f.end),
+        ("resident_id", "body", 7, 25)
+    );
+    assert_eq!(f.suggested_mask, "110105********002X");
+    assert!(!f.excerpt.contains("19491231"), "the excerpt is masked");
+    assert_eq!(s.document.unwrap().state, pb::DocumentState::Draft as i32);
+
+    // Masked, it goes through; a confidentiality keyword goes to the reviewer.
+    let clean = "联系人身份证号110105********002X。本文件不含内部资料以外的内容。";
+    editor
+        .update_draft(pb::UpdateDraftRequest {
+            document_id: d.id.clone(),
+            fields: Some(fields("财政资金公开情况", clean)),
+        })
+        .await?;
+    let s = editor
+        .submit_document(pb::SubmitDocumentRequest {
+            document_id: d.id.clone(),
+        })
+        .await?
+        .into_inner();
+    assert!(!s.blocked);
+    assert_eq!(s.findings.len(), 1);
+    assert_eq!(s.findings[0].kind, "confidential");
+
+    // Nobody reviews their own draft; approval needs the 保密审查 confirmed.
+    let mut self_reviewer = node.client(&node.token("zhang", Role::Reviewer)).await?;
+    let own = self_reviewer.review_document(pb::ReviewDocumentRequest {
+        document_id: d.id.clone(),
+        approve: true,
+        comment: String::new(),
+        confidentiality_cleared: true,
+    });
+    assert_eq!(own.await.unwrap_err().code(), Code::PermissionDenied);
+    let uncleared = reviewer
+        .review_document(pb::ReviewDocumentRequest {
+            document_id: d.id.clone(),
+            approve: true,
+            comment: String::new(),
+            confidentiality_cleared: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(uncleared.code(), Code::FailedPrecondition);
+    assert!(uncleared.message().contains("confidentiality_cleared"));
+    // Publishing before approval is refused, naming the state.
+    let early = editor
+        .publish_document(pb::PublishDocumentRequest {
+            document_id: d.id.clone(),
+            date_published: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(early.code(), Code::FailedPrecondition);
+    assert!(early.message().contains("submitted"), "{}", early.message());
+    reviewer
+        .review_document(pb::ReviewDocumentRequest {
+            document_id: d.id.clone(),
+            approve: true,
+            comment: "同意".into(),
+            confidentiality_cleared: true,
+        })
+        .await?;
+    let p = editor
+        .publish_document(pb::PublishDocumentRequest {
+            document_id: d.id.clone(),
+            date_published: String::new(),
+        })
+        .await?
+        .into_inner();
+    let doc = p.document.unwrap();
+    let year = gongkai_kernel::db::today_cst().format("%Y").to_string();
+    assert_eq!(doc.index_no, format!("{ORG}/{year}-00001"));
+    let second = publish_new(
+        &mut editor,
+        &mut reviewer,
+        fields("政务公开工作要点", "推进政务公开标准化。"),
+        "",
+    )
+    .await?;
+    assert_eq!(second.index_no, format!("{ORG}/{year}-00002"));
+
+    // Revision keeps history; the public reads it without a token.
+    let revised = reviewer
+        .revise_document(pb::ReviseDocumentRequest {
+            document_id: d.id.clone(),
+            fields: Some(fields("财政资金公开情况（修订）", "预算公开、决算公开。")),
+            reason: "更正数据".into(),
+            confidentiality_cleared: false,
+        })
+        .await?
+        .into_inner();
+    assert!(!revised.blocked);
+    let shown = public
+        .get_document(pb::GetDocumentRequest {
+            document_id: d.id.clone(),
+            index_no: String::new(),
+            with_history: true,
+        })
+        .await?
+        .into_inner();
+    assert_eq!(shown.version, 2);
+    assert_eq!(shown.versions.len(), 2);
+    assert_eq!(
+        shown.versions[0].fields.as_ref().unwrap().title,
+        "财政资金公开情况"
+    );
+    assert_eq!(shown.versions[1].reason, "更正数据");
+    let actions: Vec<&str> = shown.history.iter().map(|h| h.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["edit", "edit", "submit", "approve", "publish", "revise"]
+    );
+    let by_index = public
+        .get_document(pb::GetDocumentRequest {
+            document_id: String::new(),
+            index_no: doc.index_no.clone(),
+            with_history: false,
+        })
+        .await?
+        .into_inner();
+    assert_eq!(by_index.id, d.id);
+
+    // Search: two-character words hit; abolished documents stay, marked.
+    reviewer
+        .abolish_document(pb::AbolishDocumentRequest {
+            document_id: second.id.clone(),
+            reason: "已废止".into(),
+            date: String::new(),
+        })
+        .await?;
+    let hits = eventually(10, || {
+        let mut public = public.clone();
+        async move {
+            let r = public
+                .search(pb::SearchRequest {
+                    text: "公开".into(),
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            Ok((r.total == 2 && r.hits.iter().any(|h| h.validity == "abolished")).then_some(r))
+        }
+    })
+    .await?;
+    assert!(
+        hits.hits
+            .iter()
+            .all(|h| h.snippet_html.contains("<em>") || h.title_html.contains("<em>"))
+    );
+    let finance = public
+        .search(pb::SearchRequest {
+            text: "财政".into(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    assert_eq!(finance.total, 1);
+    assert_eq!(finance.hits[0].document_id, d.id);
+    assert_eq!(finance.hits[0].title, "财政资金公开情况（修订）");
+    let valid_only = public
+        .search(pb::SearchRequest {
+            text: "公开".into(),
+            validity: "valid".into(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    assert_eq!(valid_only.total, 1);
+
+    // Statistics count what was published this year.
+    let stats = public
+        .get_statistics(pb::GetStatisticsRequest {
+            unit: String::new(),
+            year: year.parse()?,
+        })
+        .await?
+        .into_inner();
+    assert_eq!(
+        stats.by_column,
+        vec![pb::CountByKey {
+            key: "gzzj".into(),
+            count: 2
+        }]
+    );
+    node.stop().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_right_code_and_leaves_nothing() -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let mut cfg = publishing_config("");
+    cfg.body_max_bytes = 2048;
+    let mut node = Node::start_with("340823.edu", &nats, cfg).await?;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
+    let mut anonymous = node.client("").await?;
+    let mut sibling = node
+        .client(&token_for(
+            &node.keys,
+            &gongkai_kernel::UnitPath::parse("340823.other")?,
+            "wang",
+            Role::Editor,
+        ))
+        .await?;
+
+    let existing = publish_new(
+        &mut editor,
+        &mut reviewer,
+        {
+            let mut f = fields("已有文件", "政务公开。");
+            f.doc_number = "南教〔2026〕6号".into();
+            f
+        },
+        "",
+    )
+    .await?;
+    let count = |db: gongkai_kernel::db::Db| async move {
+        let docs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM documents")
+            .fetch_one(db.read())
+            .await?;
+        let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM gk_outbox")
+            .fetch_one(db.read())
+            .await?;
+        anyhow::Ok((docs, events))
+    };
+    let before = count(node.db().clone()).await?;
+
+    let cases: Vec<(pb::DocumentFields, Code, &str)> = vec![
+        (
+            {
+                let mut f = fields("x", "y");
+                f.column = "nope".into();
+                f
+            },
+            Code::InvalidArgument,
+            "fields.column",
+        ),
+        (
+            {
+                let mut f = fields("x", "y");
+                f.date_formed = "2026-02-30".into();
+                f
+            },
+            Code::InvalidArgument,
+            "fields.date_formed",
+        ),
+        (
+            {
+                let mut f = fields("x", "y");
+                f.date_formed = "2999-01-01".into();
+                f
+            },
+            Code::InvalidArgument,
+            "future",
+        ),
+        (
+            {
+                let mut f = fields("x", "y");
+                f.date_formed = "26-1-1".into();
+                f
+            },
+            Code::InvalidArgument,
+            "YYYY-MM-DD",
+        ),
+        (
+            {
+                let mut f = fields("x", "y");
+                f.doc_number = "南教〔2026〕6号".into();
+                f
+            },
+            Code::AlreadyExists,
+            "fields.doc_number",
+        ),
+        (
+            fields("x", &"字".repeat(1000)),
+            Code::InvalidArgument,
+            "fields.body",
+        ),
+        (fields("", "y"), Code::InvalidArgument, "fields.title"),
+        (
+            {
+                let mut f = fields("x", "y");
+                f.attribute = 0;
+                f
+            },
+            Code::InvalidArgument,
+            "fields.attribute",
+        ),
+        (
+            {
+                let mut f = fields("x", "y");
+                f.attribute = 3;
+                f
+            },
+            Code::InvalidArgument,
+            "fields.withheld_reason",
+        ),
+    ];
+    for (f, code, field) in cases {
+        let e = editor
+            .create_document(pb::CreateDocumentRequest { fields: Some(f) })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), code, "{}", e.message());
+        assert!(
+            e.message().contains(field),
+            "{} should name {field}",
+            e.message()
+        );
+    }
+    let e = anonymous
+        .create_document(pb::CreateDocumentRequest {
+            fields: Some(fields("x", "y")),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+    let e = reviewer
+        .create_document(pb::CreateDocumentRequest {
+            fields: Some(fields("x", "y")),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    assert!(e.message().contains("reviewer"));
+    let e = sibling
+        .create_document(pb::CreateDocumentRequest {
+            fields: Some(fields("x", "y")),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let e = sibling
+        .abolish_document(pb::AbolishDocumentRequest {
+            document_id: existing.id.clone(),
+            reason: "x".into(),
+            date: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let e = editor
+        .abolish_document(pb::AbolishDocumentRequest {
+            document_id: "not-a-uuid".into(),
+            reason: "x".into(),
+            date: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied, "role is checked first");
+    let e = reviewer
+        .abolish_document(pb::AbolishDocumentRequest {
+            document_id: "not-a-uuid".into(),
+            reason: "x".into(),
+            date: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("document_id"));
+    let e = reviewer
+        .abolish_document(pb::AbolishDocumentRequest {
+            document_id: existing.id.clone(),
+            reason: " ".into(),
+            date: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().starts_with("reason"));
+    let e = anonymous
+        .search(pb::SearchRequest {
+            text: "公开".into(),
+            unit: "340823..x".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("unit"));
+    assert_eq!(
+        count(node.db().clone()).await?,
+        before,
+        "no row and no event left behind"
+    );
+
+    // Only 主动公开 is published.
+    let mut f = fields("依申请公开的文件", "内容。");
+    f.attribute = pb::DisclosureAttribute::OnRequest as i32;
+    let d = editor
+        .create_document(pb::CreateDocumentRequest { fields: Some(f) })
+        .await?
+        .into_inner();
+    editor
+        .submit_document(pb::SubmitDocumentRequest {
+            document_id: d.id.clone(),
+        })
+        .await?;
+    reviewer
+        .review_document(pb::ReviewDocumentRequest {
+            document_id: d.id.clone(),
+            approve: true,
+            comment: String::new(),
+            confidentiality_cleared: false,
+        })
+        .await?;
+    let before = count(node.db().clone()).await?;
+    let e = editor
+        .publish_document(pb::PublishDocumentRequest {
+            document_id: d.id.clone(),
+            date_published: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    assert!(e.message().contains("主动公开"));
+    assert_eq!(count(node.db().clone()).await?, before);
+    // Unpublished documents are not public.
+    let e = anonymous
+        .get_document(pb::GetDocumentRequest {
+            document_id: d.id.clone(),
+            index_no: String::new(),
+            with_history: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+    node.stop().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn policy_documents_are_released_with_their_interpretation() -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let mut node = Node::start("340823.edu", &nats).await?;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
+    let create = |column: &str, title: &str| {
+        let mut f = fields(title, "关于规范校外培训的若干规定。");
+        f.column = column.into();
+        f
+    };
+    let policy = editor
+        .create_document(pb::CreateDocumentRequest {
+            fields: Some(create("gfxwj", "南陵县校外培训管理办法")),
+        })
+        .await?
+        .into_inner();
+    let e = editor
+        .submit_document(pb::SubmitDocumentRequest {
+            document_id: policy.id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    assert!(e.message().contains("interpretation"), "{}", e.message());
+
+    let interp = editor
+        .create_document(pb::CreateDocumentRequest {
+            fields: Some(create("zcjd", "《南陵县校外培训管理办法》政策解读")),
+        })
+        .await?
+        .into_inner();
+    let linked = editor
+        .link_interpretation(pb::LinkInterpretationRequest {
+            policy_document_id: policy.id.clone(),
+            interpretation_document_id: interp.id.clone(),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(linked.interpretation, interp.id);
+    for id in [&policy.id, &interp.id] {
+        editor
+            .submit_document(pb::SubmitDocumentRequest {
+                document_id: id.clone(),
+            })
+            .await?;
+    }
+    reviewer
+        .review_document(pb::ReviewDocumentRequest {
+            document_id: policy.id.clone(),
+            approve: true,
+            comment: String::new(),
+            confidentiality_cleared: false,
+        })
+        .await?;
+    // Interpretation not yet approved: the policy document waits.
+    let e = editor
+        .publish_document(pb::PublishDocumentRequest {
+            document_id: policy.id.clone(),
+            date_published: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    reviewer
+        .review_document(pb::ReviewDocumentRequest {
+            document_id: interp.id.clone(),
+            approve: true,
+            comment: String::new(),
+            confidentiality_cleared: false,
+        })
+        .await?;
+    editor
+        .publish_document(pb::PublishDocumentRequest {
+            document_id: policy.id.clone(),
+            date_published: String::new(),
+        })
+        .await?;
+    let mut public = node.client("").await?;
+    let i = public
+        .get_document(pb::GetDocumentRequest {
+            document_id: interp.id.clone(),
+            index_no: String::new(),
+            with_history: false,
+        })
+        .await?
+        .into_inner();
+    assert_eq!(
+        i.state,
+        pb::DocumentState::Published as i32,
+        "released together"
+    );
+    assert_eq!(i.interprets, policy.id);
+    let year: i32 = gongkai_kernel::db::today_cst()
+        .format("%Y")
+        .to_string()
+        .parse()?;
+    let stats = public
+        .get_statistics(pb::GetStatisticsRequest {
+            unit: String::new(),
+            year,
+        })
+        .await?
+        .into_inner();
+    let gf = stats
+        .table_two
+        .iter()
+        .find(|f| f.kind == "行政规范性文件")
+        .unwrap();
+    assert_eq!((gf.issued, gf.abolished, gf.in_force), (1, 0, 1));
+    node.stop().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_parent_sees_its_subtree_catalogue() -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let mut county = Node::start("340823", &nats).await?;
+    let mut bureau = Node::start("340823.edu", &nats).await?;
+    let mut editor = bureau.client(&bureau.token("zhang", Role::Editor)).await?;
+    let mut reviewer = bureau.client(&bureau.token("li", Role::Reviewer)).await?;
+    let doc = publish_new(
+        &mut editor,
+        &mut reviewer,
+        fields("教育局工作动态", "政务公开。"),
+        "",
+    )
+    .await?;
+    reviewer
+        .abolish_document(pb::AbolishDocumentRequest {
+            document_id: doc.id.clone(),
+            reason: "过期".into(),
+            date: String::new(),
+        })
+        .await?;
+    let public = county.client("").await?;
+    let entry = eventually(20, || {
+        let mut public = public.clone();
+        async move {
+            let r = public
+                .list_subtree_catalog(pb::ListSubtreeCatalogRequest::default())
+                .await?
+                .into_inner();
+            Ok(r.entries.into_iter().find(|e| e.validity == "abolished"))
+        }
+    })
+    .await?;
+    assert_eq!(entry.document_id, doc.id);
+    assert_eq!(entry.unit, "340823.edu");
+    assert_eq!(entry.unit_name, "南陵县教育局");
+    assert_eq!(entry.index_no, doc.index_no);
+    bureau.stop().await?;
+    county.stop().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn health_and_reflection_are_served() -> anyhow::Result<()> {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let nats = Nats::start().await?;
+    let mut node = Node::start("340823.edu", &nats).await?;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", node.addr))?
+        .connect()
+        .await?;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let r = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "gongkai.v1.Publishing".into(),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(r.status, ServingStatus::Serving as i32);
+
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let mut reflection = ServerReflectionClient::new(channel);
+    let req = tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = reflection
+        .server_reflection_info(futures::stream::iter([req]))
+        .await?
+        .into_inner();
+    let resp = stream.message().await?.expect("a reflection answer");
+    let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else {
+        anyhow::bail!("unexpected reflection answer");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(
+        names.contains(&"gongkai.v1.Publishing".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"grpc.health.v1.Health".to_owned()),
+        "{names:?}"
+    );
+    node.stop().await?;
+    Ok(())
+}

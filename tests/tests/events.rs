@@ -1,0 +1,291 @@
+//! Events leave through the outbox: exactly once, with trace context, and
+//! nothing is lost when NATS is down or the process dies.
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use futures::StreamExt as _;
+use gongkai_kernel::auth::Role;
+use gongkai_kernel::db::Db;
+use gongkai_proto::v1 as pb;
+use gongkai_tests::*;
+use prost::Message as _;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gongkai-e2e-node");
+
+/// Every message the stream holds on `subject`, read through an ephemeral
+/// ordered consumer.
+async fn stream_messages(
+    nats_url: &str,
+    subject: &str,
+) -> anyhow::Result<Vec<async_nats::Message>> {
+    let client = async_nats::connect(nats_url).await?;
+    let js = jetstream::new(client);
+    let stream = js.get_stream("GONGKAI").await?;
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::OrderedConfig {
+            filter_subject: subject.into(),
+            ..Default::default()
+        })
+        .await?;
+    let pending = consumer.cached_info().num_pending as usize;
+    let mut out = Vec::new();
+    if pending == 0 {
+        return Ok(out);
+    }
+    let mut msgs = consumer.messages().await?;
+    while out.len() < pending {
+        match tokio::time::timeout(Duration::from_secs(5), msgs.next()).await {
+            Ok(Some(m)) => out.push(m?.message),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+fn decode_changed(m: &async_nats::Message) -> anyhow::Result<(pb::Event, pb::DocumentChanged)> {
+    let e = pb::Event::decode(m.payload.clone())?;
+    let p = pb::DocumentChanged::decode(e.payload.as_slice())?;
+    Ok((e, p))
+}
+
+#[tokio::test]
+async fn publish_emits_exactly_one_event_with_traceparent() -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let mut node = Node::start("340823.edu", &nats).await?;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
+
+    // A live subscription sees what is published, beside what the stream keeps.
+    let watcher = async_nats::connect(&nats.url).await?;
+    let mut live = watcher.subscribe("gk.>").await?;
+
+    let doc = publish_new(
+        &mut editor,
+        &mut reviewer,
+        summary_fields("政务公开工作总结", "推进财政资金公开。"),
+        "",
+    )
+    .await?;
+    let subject = "gk.publishing.document.published.340823.edu";
+
+    let first = tokio::time::timeout(Duration::from_secs(10), live.next())
+        .await?
+        .expect("a message");
+    assert_eq!(first.subject.as_str(), subject);
+    // Nothing else arrives: one publish, one event.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(800), live.next())
+            .await
+            .is_err()
+    );
+
+    let stored = stream_messages(&nats.url, subject).await?;
+    assert_eq!(stored.len(), 1);
+    let headers = stored[0].headers.clone().expect("headers");
+    let (event, payload) = decode_changed(&stored[0])?;
+    assert_eq!(
+        headers.get("Nats-Msg-Id").map(|v| v.as_str()),
+        Some(event.id.as_str())
+    );
+    let tp = headers
+        .get("traceparent")
+        .expect("traceparent header")
+        .as_str()
+        .to_owned();
+    let parts: Vec<&str> = tp.split('-').collect();
+    assert_eq!(parts.len(), 4, "{tp}");
+    assert_eq!(parts[0], "00");
+    assert_eq!(parts[1].len(), 32);
+    assert_ne!(parts[1], "0".repeat(32), "a real trace id");
+    assert_eq!(event.r#type, "publishing.document.published");
+    assert_eq!(event.unit, "340823.edu");
+    assert_eq!(payload.document_id, doc.id);
+    assert_eq!(payload.index_no, doc.index_no);
+    assert_eq!(payload.title, "政务公开工作总结");
+    assert_eq!(payload.version, 1);
+    node.stop().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn publish_succeeds_while_nats_is_down_and_the_event_follows() -> anyhow::Result<()> {
+    let mut nats = Nats::start().await?;
+    let mut node = Node::start("340823.edu", &nats).await?;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
+
+    nats.stop();
+    let doc = publish_new(
+        &mut editor,
+        &mut reviewer,
+        summary_fields("停机期间发布", "政务公开。"),
+        "",
+    )
+    .await?;
+    assert_eq!(doc.state, pb::DocumentState::Published as i32);
+    let pending = gongkai_kernel::outbox::pending_count(node.db()).await?;
+    assert_eq!(pending, 1, "the event waits in the outbox");
+
+    nats.restart().await?;
+    let db = node.db().clone();
+    eventually(30, || {
+        let db = db.clone();
+        async move { Ok((gongkai_kernel::outbox::pending_count(&db).await? == 0).then_some(())) }
+    })
+    .await?;
+    let stored = stream_messages(&nats.url, "gk.publishing.document.published.340823.edu").await?;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(decode_changed(&stored[0])?.1.document_id, doc.id);
+    node.stop().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_killed_node_loses_no_event_and_a_resent_event_has_no_second_effect() -> anyhow::Result<()>
+{
+    let mut nats = Nats::start().await?;
+    // The parent county builds its catalogue from the child's events.
+    let mut parent = Node::start("340823", &nats).await?;
+
+    let dir = tempfile::tempdir()?;
+    let mut child = NodeProcess::init(BIN, dir.path(), "340823.edu", &nats.url).await?;
+    let addr = child.start().await?;
+    let keys = child.keys()?;
+    let unit = gongkai_kernel::UnitPath::parse("340823.edu")?;
+    let url = format!("http://{addr}");
+    let mut editor = client(&url, &token_for(&keys, &unit, "zhang", Role::Editor)).await?;
+    let mut reviewer = client(&url, &token_for(&keys, &unit, "li", Role::Reviewer)).await?;
+
+    // Commit with NATS unreachable, then kill the process before any relay.
+    nats.stop();
+    let doc = publish_new(
+        &mut editor,
+        &mut reviewer,
+        summary_fields("断电前发布", "政务公开。"),
+        "",
+    )
+    .await?;
+    child.kill().await?;
+    drop((editor, reviewer));
+
+    nats.restart().await?;
+    child.start().await?;
+    let subject = "gk.publishing.document.published.340823.edu";
+    let got = eventually(30, || async {
+        let m = stream_messages(&nats.url, subject).await?;
+        Ok((!m.is_empty()).then_some(m))
+    })
+    .await?;
+    assert_eq!(got.len(), 1, "the committed event was delivered once");
+    let (event, payload) = decode_changed(&got[0])?;
+    assert_eq!(payload.document_id, doc.id);
+
+    // The parent applied it once.
+    let mut public = client(&format!("http://{}", parent.addr), "").await?;
+    let catalog = eventually(30, || {
+        let mut public = public.clone();
+        async move {
+            let r = public
+                .list_subtree_catalog(pb::ListSubtreeCatalogRequest::default())
+                .await?
+                .into_inner();
+            Ok((r.total == 1).then_some(r))
+        }
+    })
+    .await?;
+    assert_eq!(catalog.entries[0].document_id, doc.id);
+    assert_eq!(catalog.entries[0].index_no, doc.index_no);
+
+    // Simulate a crash after JetStream's ack but before the row was marked
+    // sent: the relay sends it again with the same Nats-Msg-Id.
+    child.kill().await?;
+    let db = Db::connect(&child.db_url(), &gongkai_publishing::store::MIGRATIONS).await?;
+    let reset = sqlx::query("UPDATE gk_outbox SET sent_at = NULL")
+        .execute(db.write())
+        .await?;
+    assert_eq!(reset.rows_affected(), 1);
+    db.close().await;
+    child.start().await?;
+    let db = Db::connect(&child.db_url(), &gongkai_publishing::store::MIGRATIONS).await?;
+    eventually(30, || {
+        let db = db.clone();
+        async move { Ok((gongkai_kernel::outbox::pending_count(&db).await? == 0).then_some(())) }
+    })
+    .await?;
+    assert_eq!(
+        stream_messages(&nats.url, subject).await?.len(),
+        1,
+        "JetStream dropped the duplicate"
+    );
+
+    // Beyond the de-duplication window the consumer's own record holds:
+    // the same event under another message id changes nothing.
+    let raw = async_nats::connect(&nats.url).await?;
+    let js = jetstream::new(raw);
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", "another-id");
+    js.publish_with_headers(subject, headers, event.encode_to_vec().into())
+        .await?
+        .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let processed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM gk_processed_events WHERE event_id = $1")
+            .bind(&event.id)
+            .fetch_one(parent.db().read())
+            .await?;
+    assert_eq!(processed, 1);
+    let r = public
+        .list_subtree_catalog(pb::ListSubtreeCatalogRequest::default())
+        .await?
+        .into_inner();
+    assert_eq!(r.total, 1);
+    assert_eq!(r.entries[0].version, 1);
+
+    child.kill().await?;
+    parent.stop().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn late_and_abolished_documents_emit_their_events() -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let mut node = Node::start("340823.edu", &nats).await?;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
+    let mut fields = summary_fields("迟发的文件", "政务公开。");
+    // Formed 2026-09-01, published 2026-10-20: 国庆 in between. Working days
+    // in (09-01, 10-20]: Sep 2–30 = 21 (Sep 20 make-up Sunday counts, Sep
+    // 25 is 中秋) … well over 20 either way.
+    fields.date_formed = "2026-09-01".into();
+    let doc = publish_new(&mut editor, &mut reviewer, fields, "2026-10-20").await?;
+    assert!(doc.late);
+    assert!(doc.timeliness_days > 20);
+    reviewer
+        .abolish_document(pb::AbolishDocumentRequest {
+            document_id: doc.id.clone(),
+            reason: "已被新文件替代".into(),
+            date: "2026-11-01".into(),
+        })
+        .await?;
+    let late = eventually(20, || async {
+        let m = stream_messages(&nats.url, "gk.publishing.document.late.340823.edu").await?;
+        Ok((!m.is_empty()).then_some(m))
+    })
+    .await?;
+    let e = pb::Event::decode(late[0].payload.clone())?;
+    let p = pb::DocumentLate::decode(e.payload.as_slice())?;
+    assert_eq!(p.document_id, doc.id);
+    assert_eq!(p.working_days, doc.timeliness_days);
+    assert_eq!(p.limit_days, 20);
+    let abolished = eventually(20, || async {
+        let m = stream_messages(&nats.url, "gk.publishing.document.abolished.340823.edu").await?;
+        Ok((!m.is_empty()).then_some(m))
+    })
+    .await?;
+    let (_, p) = decode_changed(&abolished[0])?;
+    assert_eq!(p.validity, "abolished");
+    assert_eq!(p.abolished_on, "2026-11-01");
+    node.stop().await?;
+    Ok(())
+}
