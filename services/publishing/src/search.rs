@@ -191,7 +191,6 @@ fn build_schema() -> (Schema, Fields) {
 /// Full-text index of published documents. Cheap to share behind an `Arc`:
 /// searches only touch the shared reader, writes serialize on one writer.
 pub struct SearchIndex {
-    index: Index,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
@@ -246,7 +245,6 @@ impl SearchIndex {
         // in the first user's query.
         let _ = jieba_words("政务公开");
         Ok(Self {
-            index,
             reader,
             writer: Mutex::new(writer),
             fields,

@@ -455,11 +455,7 @@ impl Publishing {
         };
         let interp = self.load(conn, iid).await?;
         if publishing {
-            let ready = match interp.state {
-                State::Published => true,
-                State::Approved => true,
-                _ => false,
-            };
+            let ready = matches!(interp.state, State::Published | State::Approved);
             if !ready {
                 return Err(ApiError::FailedPrecondition(format!(
                     "interpretation: the linked interpretation {} is {}; it must be approved to be released with the policy document",

@@ -288,7 +288,8 @@ mod tests {
 
     #[test]
     fn each_bad_input_names_its_field() {
-        let cases: Vec<(Box<dyn Fn(&mut RawFields)>, &str, &str)> = vec![
+        type Mutate = Box<dyn Fn(&mut RawFields)>;
+        let cases: Vec<(Mutate, &str, &str)> = vec![
             (
                 Box::new(|r| r.title = "  ".into()),
                 "fields.title",
