@@ -10,6 +10,7 @@ pub mod consumer;
 pub mod db;
 pub mod error;
 pub mod grpc;
+pub mod ids;
 pub mod outbox;
 pub mod runtime;
 pub mod telemetry;
