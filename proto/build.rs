@@ -3,7 +3,11 @@
 use std::{env, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["gongkai/v1/events.proto", "gongkai/v1/publishing.proto"];
+    let files = [
+        "gongkai/v1/events.proto",
+        "gongkai/v1/publishing.proto",
+        "gongkai/v1/requests.proto",
+    ];
     for f in &files {
         println!("cargo:rerun-if-changed={f}");
     }

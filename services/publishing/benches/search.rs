@@ -100,33 +100,43 @@ fn main() -> Result<()> {
     let queries = generate_queries(&vocab, WARMUP_QUERIES + n_queries);
     let (warmup, measured) = queries.split_at(WARMUP_QUERIES);
 
-    for q in warmup {
-        index.search(q)?;
-    }
-    let mut ours = new_histogram()?;
-    let mut total_matches = 0usize;
-    let mut zero_hits = 0usize;
-    for q in measured {
-        let started = Instant::now();
-        let page = index.search(q)?;
-        record(&mut ours, started.elapsed())?;
-        total_matches += page.total;
-        zero_hits += usize::from(page.total == 0);
-    }
-
     let raw = RawIndex::open(&dir)?;
     for q in warmup {
+        index.search(q)?;
         raw.top10(q)?;
     }
+    let mut ours = new_histogram()?;
     let mut baseline = new_histogram()?;
-    for q in measured {
-        let started = Instant::now();
-        let top = raw.top10(q)?;
-        record(&mut baseline, started.elapsed())?;
-        std::hint::black_box(top);
+    let mut total_matches = 0usize;
+    let mut zero_hits = 0usize;
+    // Interleaved, alternating which goes first, so background load and
+    // cache warmth hit both engines alike.
+    for (i, q) in measured.iter().enumerate() {
+        let mut run_ours = || -> Result<()> {
+            let started = Instant::now();
+            let page = index.search(q)?;
+            record(&mut ours, started.elapsed())?;
+            total_matches += page.total;
+            zero_hits += usize::from(page.total == 0);
+            Ok(())
+        };
+        let mut run_raw = || -> Result<()> {
+            let started = Instant::now();
+            let top = raw.top10(q)?;
+            record(&mut baseline, started.elapsed())?;
+            std::hint::black_box(top);
+            Ok(())
+        };
+        if i % 2 == 0 {
+            run_ours()?;
+            run_raw()?;
+        } else {
+            run_raw()?;
+            run_ours()?;
+        }
     }
 
-    let (rss, peak) = rss_kib();
+    let rss = Rss::read();
     let one_word = measured.iter().filter(|q| !q.text.contains(' ')).count();
     let filtered = measured.iter().filter(|q| has_filter(q)).count();
     println!();
@@ -567,18 +577,33 @@ fn dir_size(dir: &Path) -> Result<u64> {
     Ok(total)
 }
 
-/// Current and peak resident set size in KiB, from /proc (Linux only). The
-/// index is memory-mapped, so touched index pages count here too.
-fn rss_kib() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+/// Resident set size in KiB, from /proc (Linux only; zeros elsewhere).
+struct Rss {
+    total: u64,
+    peak: u64,
+    /// Heap and other anonymous memory.
+    anon: u64,
+    /// Resident pages of memory-mapped files, mostly the index.
+    file: u64,
+}
+
+impl Rss {
+    fn read() -> Self {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or(0)
+        };
+        Self {
+            total: field("VmRSS:"),
+            peak: field("VmHWM:"),
+            anon: field("RssAnon:"),
+            file: field("RssFile:"),
+        }
+    }
 }
 
 fn human_bytes(b: u64) -> String {

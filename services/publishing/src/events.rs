@@ -9,6 +9,7 @@ use gongkai_kernel::consumer::EventHandler;
 use gongkai_kernel::outbox::{NewEvent, enqueue};
 use gongkai_proto::v1::{
     DocumentChanged, DocumentLate, DocumentPrivacyBlocked, Event, FindingCount,
+    ProactiveDisclosureSuggested,
 };
 use prost::Message as _;
 use sqlx::AnyConnection;
@@ -155,6 +156,30 @@ impl EventHandler for CatalogBuilder {
                 column: p.column,
                 version: p.version,
                 event_time: event.time_unix_ms,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// Keeps the requests service's Art. 44 suggestions for the unit's editors.
+pub struct SuggestionKeeper;
+
+#[async_trait::async_trait]
+impl EventHandler for SuggestionKeeper {
+    async fn handle(&self, conn: &mut AnyConnection, event: &Event) -> anyhow::Result<()> {
+        let p = ProactiveDisclosureSuggested::decode(event.payload.as_slice())?;
+        store::insert_suggestion(
+            conn,
+            &store::SuggestionRow {
+                event_id: event.id.clone(),
+                unit: event.unit.clone(),
+                description: p.description,
+                applicants: p.applicants,
+                period_days: p.period_days,
+                tracking_nos: p.tracking_nos,
+                at: event.time_unix_ms,
             },
         )
         .await?;

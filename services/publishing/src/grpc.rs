@@ -507,4 +507,27 @@ impl PublishingApi for GrpcAdapter {
                 .collect(),
         }))
     }
+
+    async fn list_suggestions(
+        &self,
+        req: Request<pb::ListSuggestionsRequest>,
+    ) -> Res<pb::ListSuggestionsResponse> {
+        let claims = self.claims(&req)?;
+        let rows = self
+            .svc
+            .suggestions(&claims, req.into_inner().limit)
+            .await?;
+        Ok(Response::new(pb::ListSuggestionsResponse {
+            suggestions: rows
+                .into_iter()
+                .map(|s| pb::Suggestion {
+                    description: s.description,
+                    applicants: s.applicants,
+                    period_days: s.period_days,
+                    tracking_nos: s.tracking_nos,
+                    at_unix_ms: s.at,
+                })
+                .collect(),
+        }))
+    }
 }

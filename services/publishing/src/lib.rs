@@ -122,6 +122,24 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
         ));
     }
 
+    // Art. 44 suggestions from this unit's requests service.
+    background.push(consumer::spawn(
+        db.clone(),
+        rt.bus.clone(),
+        format!(
+            "publishing-suggestions-{}",
+            node.unit.as_str().replace('.', "_")
+        ),
+        gongkai_kernel::unit::event_subject(
+            "requests",
+            "request",
+            "proactive_suggested",
+            &node.unit,
+        ),
+        Arc::new(events::SuggestionKeeper),
+        stop_rx.clone(),
+    ));
+
     let service = Arc::new(Publishing::new(Parts {
         db,
         unit: node.unit.clone(),

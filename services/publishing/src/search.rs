@@ -362,30 +362,47 @@ impl SearchIndex {
 
         let searcher = self.reader.searcher();
         let listing = words.needles.is_empty();
+        // A lone term is scored with block-max WAND, which skips most
+        // matches, so counting them separately is cheaper than scoring them
+        // all. Anything else scores every match anyway; count in that pass.
+        let prunable = filters.is_empty()
+            && words.bonus_phrases.is_empty()
+            && matches!(words.needles.as_slice(), [Needle::Term(_)]);
         let query = self.build_query(&words, filters);
-        let total = searcher.search(&*query, &Count)?;
-        if limit == 0 || q.offset >= total {
+        let by_score = || {
+            TopDocs::with_limit(limit)
+                .and_offset(q.offset)
+                .order_by_score()
+        };
+
+        let (total, top): (usize, Vec<(f32, DocAddress)>) = if limit == 0 {
+            (searcher.search(&*query, &Count)?, Vec::new())
+        } else if listing {
+            let newest = TopDocs::with_limit(limit)
+                .and_offset(q.offset)
+                .order_by_fast_field::<i64>("published", Order::Desc);
+            let (top, total) = searcher.search(&*query, &(newest, Count))?;
+            (
+                total,
+                top.into_iter().map(|(_, addr)| (0.0, addr)).collect(),
+            )
+        } else if prunable {
+            let total = searcher.search(&*query, &Count)?;
+            if q.offset >= total {
+                (total, Vec::new())
+            } else {
+                (total, searcher.search(&*query, &by_score())?)
+            }
+        } else {
+            let (top, total) = searcher.search(&*query, &(by_score(), Count))?;
+            (total, top)
+        };
+        if top.is_empty() {
             return Ok(SearchPage {
                 total,
                 hits: Vec::new(),
             });
         }
-
-        let top: Vec<(f32, DocAddress)> = if listing {
-            let collector = TopDocs::with_limit(limit)
-                .and_offset(q.offset)
-                .order_by_fast_field::<i64>("published", Order::Desc);
-            searcher
-                .search(&*query, &collector)?
-                .into_iter()
-                .map(|(_, addr)| (0.0, addr))
-                .collect()
-        } else {
-            let collector = TopDocs::with_limit(limit)
-                .and_offset(q.offset)
-                .order_by_score();
-            searcher.search(&*query, &collector)?
-        };
 
         let highlighter = if listing {
             None

@@ -1028,6 +1028,25 @@ impl Publishing {
         Ok((scanned, items))
     }
 
+    pub async fn suggestions(
+        &self,
+        claims: &Claims,
+        limit: u32,
+    ) -> Result<Vec<store::SuggestionRow>, ApiError> {
+        self.acting(claims)?;
+        require_role(
+            claims,
+            &[Role::Editor, Role::Reviewer, Role::Admin],
+            "read disclosure suggestions",
+        )?;
+        let limit = match limit {
+            0 => 50,
+            l => l.min(500),
+        };
+        let mut conn = self.db.read().acquire().await?;
+        Ok(store::suggestions(&mut conn, self.unit.as_str(), i64::from(limit)).await?)
+    }
+
     pub async fn subtree_catalog(
         &self,
         unit: &str,

@@ -672,3 +672,63 @@ pub async fn list_catalog(
         .collect::<Result<_, sqlx::Error>>()?;
     Ok((entries, total))
 }
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuggestionRow {
+    pub event_id: String,
+    pub unit: String,
+    pub description: String,
+    pub applicants: i64,
+    pub period_days: i64,
+    pub tracking_nos: Vec<String>,
+    pub at: i64,
+}
+
+pub async fn insert_suggestion(
+    conn: &mut AnyConnection,
+    s: &SuggestionRow,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO disclosure_suggestions (event_id, unit, description, applicants, period_days, \
+         tracking_nos, at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(&s.event_id)
+    .bind(&s.unit)
+    .bind(&s.description)
+    .bind(s.applicants)
+    .bind(s.period_days)
+    .bind(serde_json::to_string(&s.tracking_nos).unwrap_or_default())
+    .bind(s.at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn suggestions(
+    conn: &mut AnyConnection,
+    unit: &str,
+    limit: i64,
+) -> Result<Vec<SuggestionRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT event_id, unit, description, applicants, period_days, tracking_nos, at \
+         FROM disclosure_suggestions WHERE unit = $1 ORDER BY at DESC LIMIT $2",
+    )
+    .bind(unit)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let tracking: String = r.try_get("tracking_nos")?;
+            Ok(SuggestionRow {
+                event_id: r.try_get("event_id")?,
+                unit: r.try_get("unit")?,
+                description: r.try_get("description")?,
+                applicants: r.try_get("applicants")?,
+                period_days: r.try_get("period_days")?,
+                tracking_nos: serde_json::from_str(&tracking).unwrap_or_default(),
+                at: r.try_get("at")?,
+            })
+        })
+        .collect()
+}
