@@ -238,6 +238,18 @@ impl NodeProcess {
         Ok(addr)
     }
 
+    /// SIGTERM, then waits for the exit status: the graceful path.
+    pub async fn terminate(&mut self) -> anyhow::Result<std::process::ExitStatus> {
+        let mut c = self.child.take().context("node not running")?;
+        let pid = c.id().context("child pid")?;
+        let kill = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await?;
+        anyhow::ensure!(kill.success(), "kill -TERM {pid}");
+        Ok(tokio::time::timeout(Duration::from_secs(30), c.wait()).await??)
+    }
+
     /// SIGKILL: no graceful shutdown, no outbox flush.
     pub async fn kill(&mut self) -> anyhow::Result<()> {
         if let Some(mut c) = self.child.take() {

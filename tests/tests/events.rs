@@ -289,3 +289,32 @@ async fn late_and_abolished_documents_emit_their_events() -> anyhow::Result<()> 
     node.stop().await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn sigterm_drains_the_outbox_before_exit() -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let dir = tempfile::tempdir()?;
+    let mut node = NodeProcess::init(BIN, dir.path(), "340823.edu", &nats.url).await?;
+    let addr = node.start().await?;
+    let keys = node.keys()?;
+    let unit = gongkai_kernel::UnitPath::parse("340823.edu")?;
+    let url = format!("http://{addr}");
+    let mut editor = client(&url, &token_for(&keys, &unit, "zhang", Role::Editor)).await?;
+    let mut reviewer = client(&url, &token_for(&keys, &unit, "li", Role::Reviewer)).await?;
+    for i in 0..5 {
+        publish_new(
+            &mut editor,
+            &mut reviewer,
+            summary_fields(&format!("文件{i}"), "政务公开。"),
+            "",
+        )
+        .await?;
+    }
+    let status = node.terminate().await?;
+    assert!(status.success(), "clean exit: {status}");
+    let db = Db::connect(&node.db_url(), &gongkai_publishing::store::MIGRATIONS).await?;
+    assert_eq!(gongkai_kernel::outbox::pending_count(&db).await?, 0);
+    let stored = stream_messages(&nats.url, "gk.publishing.document.published.340823.edu").await?;
+    assert_eq!(stored.len(), 5);
+    Ok(())
+}
