@@ -115,7 +115,7 @@ pub struct Finding {
 
 /// Scanner settings, normally the `[privacy]` table of the service config.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct PrivacyConfig {
     pub id_keep_head: usize,
     pub id_keep_tail: usize,
