@@ -162,6 +162,7 @@ pub struct NodeProcess {
     pub dir: PathBuf,
     pub config: PathBuf,
     pub addr: Option<std::net::SocketAddr>,
+    pub requests_addr: Option<std::net::SocketAddr>,
     child: Option<tokio::process::Child>,
 }
 
@@ -188,7 +189,14 @@ impl NodeProcess {
             ])
             .arg("--data-dir")
             .arg(dir)
-            .args(["--nats-url", nats_url, "--listen", "127.0.0.1:0"])
+            .args([
+                "--nats-url",
+                nats_url,
+                "--listen",
+                "127.0.0.1:0",
+                "--requests-listen",
+                "127.0.0.1:0",
+            ])
             .arg("--calendar-dir")
             .arg(root.join("deploy/calendar"))
             .arg("--catalog-file")
@@ -205,6 +213,7 @@ impl NodeProcess {
             dir: dir.to_path_buf(),
             config: dir.join("node.toml"),
             addr: None,
+            requests_addr: None,
             child: None,
         })
     }
@@ -221,10 +230,18 @@ impl NodeProcess {
             .spawn()?;
         let stdout = child.stdout.take().context("child stdout")?;
         let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        let (addr, requests) = tokio::time::timeout(Duration::from_secs(30), async {
             while let Some(line) = lines.next_line().await? {
-                if let Some(rest) = line.strip_prefix("gongkai node ready: publishing=") {
-                    return Ok::<_, anyhow::Error>(rest.trim().parse()?);
+                if let Some(rest) = line.strip_prefix("gongkai node ready: ") {
+                    let mut addrs = std::collections::HashMap::new();
+                    for part in rest.split_whitespace() {
+                        if let Some((k, v)) = part.split_once('=') {
+                            addrs.insert(k.to_owned(), v.parse::<std::net::SocketAddr>()?);
+                        }
+                    }
+                    let p = *addrs.get("publishing").context("publishing address")?;
+                    let r = *addrs.get("requests").context("requests address")?;
+                    return Ok::<_, anyhow::Error>((p, r));
                 }
             }
             anyhow::bail!("node exited before it was ready")
@@ -235,6 +252,7 @@ impl NodeProcess {
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         self.child = Some(child);
         self.addr = Some(addr);
+        self.requests_addr = Some(requests);
         Ok(addr)
     }
 

@@ -129,6 +129,9 @@ enum NodeCmd {
         nats_url: String,
         #[arg(long, default_value = "127.0.0.1:7401")]
         listen: String,
+        /// The requests service's gRPC address.
+        #[arg(long, default_value = "127.0.0.1:7402")]
+        requests_listen: String,
         #[arg(long, default_value = "deploy/calendar")]
         calendar_dir: PathBuf,
         #[arg(long, default_value = "deploy/catalog/default.toml")]
@@ -378,6 +381,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             nats_url,
             listen,
+            requests_listen,
             calendar_dir,
             catalog_file,
             force,
@@ -391,6 +395,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 config,
                 nats_url,
                 listen,
+                requests_listen,
                 calendar_dir,
                 catalog_file,
                 force,

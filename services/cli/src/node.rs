@@ -21,6 +21,8 @@ pub struct NodeFile {
     pub telemetry: TelemetryConfig,
     #[serde(default)]
     pub publishing: gongkai_publishing::Config,
+    #[serde(default)]
+    pub requests: gongkai_requests::Config,
 }
 
 impl NodeFile {
@@ -36,6 +38,7 @@ impl NodeFile {
         self.nats.validate()?;
         self.telemetry.validate()?;
         self.publishing.validate()?;
+        self.requests.validate()?;
         Ok(())
     }
 }
@@ -49,6 +52,7 @@ pub struct InitOptions {
     pub config: PathBuf,
     pub nats_url: String,
     pub listen: String,
+    pub requests_listen: String,
     pub calendar_dir: PathBuf,
     pub catalog_file: PathBuf,
     pub force: bool,
@@ -82,7 +86,8 @@ pub fn init(o: &InitOptions) -> anyhow::Result<Initialized> {
          [node]\nunit = {unit}\nname = {name}\norg_code = {org}\ndata_dir = {data}\ncalendar_dir = {cal}\n\n\
          [nats]\nurl = {nats}\n\n\
          [telemetry]\nlog_format = \"text\"\nfilter = \"info\"\n\n\
-         [publishing]\nlisten = {listen}\ncatalog_file = {catalog}\n",
+         [publishing]\nlisten = {listen}\ncatalog_file = {catalog}\n\n\
+         [requests]\nlisten = {requests_listen}\n",
         unit = toml_str(unit.as_str()),
         name = toml_str(&o.name),
         org = toml_str(&o.org_code),
@@ -90,6 +95,7 @@ pub fn init(o: &InitOptions) -> anyhow::Result<Initialized> {
         cal = toml_str(&abs(&o.calendar_dir).display().to_string()),
         nats = toml_str(&o.nats_url),
         listen = toml_str(&o.listen),
+        requests_listen = toml_str(&o.requests_listen),
         catalog = toml_str(&abs(&o.catalog_file).display().to_string()),
     );
     // Validate what we are about to write, so init never leaves a file that
@@ -147,16 +153,35 @@ pub async fn run(file: NodeFile, shutdown: impl Future<Output = ()>) -> anyhow::
     let result = async {
         let rt = Runtime::start(file.node.clone(), &file.nats).await?;
         let publishing = gongkai_publishing::start(rt.clone(), file.publishing.clone()).await?;
+        let mut requests_cfg = file.requests.clone();
+        if requests_cfg.publishing_url.is_empty() {
+            requests_cfg.publishing_url = format!("http://{}", publishing.addr);
+        }
+        let requests = match gongkai_requests::start(rt.clone(), requests_cfg).await {
+            Ok(r) => r,
+            Err(e) => {
+                publishing.shutdown().await?;
+                return Err(e);
+            }
+        };
         tracing::info!(
             unit = %file.node.unit,
             publishing = %publishing.addr,
+            requests = %requests.addr,
             "node running"
         );
         // Printed on stdout so that scripts and tests can wait for it.
-        println!("gongkai node ready: publishing={}", publishing.addr);
+        println!(
+            "gongkai node ready: publishing={} requests={}",
+            publishing.addr, requests.addr
+        );
         shutdown.await;
         tracing::info!("shutting down");
-        publishing.shutdown().await?;
+        // Each service stops accepting, finishes its calls and flushes its
+        // outbox; telemetry is flushed last, below.
+        let (p, r) = tokio::join!(publishing.shutdown(), requests.shutdown());
+        p?;
+        r?;
         rt.bus.flush().await;
         anyhow::Ok(())
     }

@@ -20,6 +20,9 @@ pub enum ApiError {
     PermissionDenied(String),
     #[error("{0}")]
     ResourceExhausted(String),
+    /// A service this one depends on cannot be reached now.
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -56,6 +59,7 @@ impl From<ApiError> for tonic::Status {
             ApiError::Unauthenticated(m) => Status::unauthenticated(m),
             ApiError::PermissionDenied(m) => Status::permission_denied(m),
             ApiError::ResourceExhausted(m) => Status::resource_exhausted(m),
+            ApiError::Unavailable(m) => Status::unavailable(m),
             ApiError::Internal(err) => {
                 // The detail stays in the log; callers get a stable message.
                 tracing::error!(error = ?err, "internal error");

@@ -173,9 +173,11 @@ fn main() -> Result<()> {
     );
     println!("  search threads   {}", search_threads());
     println!(
-        "  RSS              {} (peak {})",
-        human_kib(rss),
-        human_kib(peak)
+        "  RSS              {} (peak {}; {} heap, {} mapped index files)",
+        human_kib(rss.total),
+        human_kib(rss.peak),
+        human_kib(rss.anon),
+        human_kib(rss.file)
     );
     println!();
     println!(
@@ -396,7 +398,7 @@ fn open_or_build(dir: &Path, n_docs: usize, vocab: &Vocabulary) -> Result<(Searc
         }
         index.upsert(&doc)?;
         let done = i + 1;
-        if done % COMMIT_EVERY == 0 || done == n_docs {
+        if done.is_multiple_of(COMMIT_EVERY) || done == n_docs {
             index.commit(done as i64)?;
             let elapsed = previous + started.elapsed().as_secs_f64();
             std::fs::write(dir.join("bench-partial-secs.txt"), format!("{elapsed:.3}"))?;
@@ -415,7 +417,7 @@ fn open_or_build(dir: &Path, n_docs: usize, vocab: &Vocabulary) -> Result<(Searc
 }
 
 fn generate_queries(vocab: &Vocabulary, n: usize) -> Vec<SearchQuery> {
-    let mut rng = StdRng::seed_from_u64(0x7175_6572_79);
+    let mut rng = StdRng::seed_from_u64(0x0071_7565_7279);
     (0..n)
         .map(|_| {
             let mut q = SearchQuery {
@@ -625,7 +627,7 @@ fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -98,6 +98,7 @@ pub struct SearchQuery {
     pub publisher: Option<String>,
     /// Matches the unit and every unit below it ("340823" matches "340823.edu").
     pub unit: Option<String>,
+    /// Results past the first 10,000 come back empty; `total` stays exact.
     pub offset: usize,
     /// 0 means the default of 10; capped at 100.
     pub limit: usize,

@@ -1,5 +1,153 @@
 //! The requests service (依申请公开): disclosure requests under the
-//! statutory clock.
+//! statutory clock — intake, correction, consultation, extension, fees,
+//! replies by legal category, appeals, queues and annual tables 三/四.
 
+pub mod config;
 pub mod domain;
+pub mod events;
+pub mod grpc;
+pub mod intake;
+pub mod lookup;
+pub mod service;
 pub mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use gongkai_kernel::db::{sqlite_url, today_cst};
+use gongkai_kernel::runtime::Runtime;
+use gongkai_proto::v1::requests_server::RequestsServer;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use config::Config;
+
+use crate::service::RequestsService;
+
+/// A running requests service.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub service: Arc<RequestsService>,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<Result<(), tonic::transport::Error>>,
+    background: Vec<JoinHandle<()>>,
+}
+
+const DRAIN: Duration = Duration::from_secs(10);
+
+impl Running {
+    /// Stops accepting, finishes in-flight calls, flushes the outbox and
+    /// closes the database.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        match tokio::time::timeout(DRAIN, self.server).await {
+            Ok(r) => r??,
+            Err(_) => tracing::warn!("in-flight calls still running after the grace period"),
+        }
+        for h in self.background {
+            if tokio::time::timeout(DRAIN, h).await.is_err() {
+                tracing::warn!("a background task did not stop in time");
+            }
+        }
+        self.service.db().close().await;
+        Ok(())
+    }
+}
+
+pub async fn serve(
+    rt: Runtime,
+    cfg: Config,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let running = start(rt, cfg).await?;
+    tracing::info!(addr = %running.addr, "requests service listening");
+    shutdown.await;
+    running.shutdown().await
+}
+
+pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
+    cfg.validate()?;
+    let node = &rt.node;
+    let url = if cfg.database_url.is_empty() {
+        sqlite_url(&node.data_dir.join("requests.db"))
+    } else {
+        cfg.database_url.clone()
+    };
+    let db = store::connect(&url).await.context("requests database")?;
+    let (stop, stop_rx) = watch::channel(false);
+    let (relay, relay_task) =
+        gongkai_kernel::outbox::spawn(db.clone(), rt.bus.clone(), stop_rx.clone(), DRAIN);
+    let service = Arc::new(RequestsService::new(
+        db,
+        node.unit.clone(),
+        rt.calendar.clone(),
+        cfg.clone(),
+        relay,
+        Box::new(lookup::PublishingLookup::new(&cfg.publishing_url)?),
+    ));
+    let recomputed = service.recompute_provisional().await?;
+    if recomputed > 0 {
+        tracing::info!(
+            recomputed,
+            "provisional due dates recomputed with the calendar now loaded"
+        );
+    }
+    let scheduler = spawn_scheduler(
+        service.clone(),
+        Duration::from_secs(cfg.scheduler_interval_secs),
+        stop_rx.clone(),
+    );
+
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("requests.listen {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let api = RequestsServer::new(grpc::GrpcAdapter::new(service.clone(), rt.keys.clone()));
+    let router = gongkai_kernel::grpc::server().add_service(api);
+    let (router, health) = gongkai_kernel::grpc::with_health_and_reflection(router)?;
+    health
+        .set_serving::<RequestsServer<grpc::GrpcAdapter>>()
+        .await;
+    let mut stop_server = stop_rx;
+    let server = tokio::spawn(router.serve_with_incoming_shutdown(
+        TcpListenerStream::new(listener),
+        async move {
+            let _ = stop_server.wait_for(|s| *s).await;
+            health
+                .set_not_serving::<RequestsServer<grpc::GrpcAdapter>>()
+                .await;
+        },
+    ));
+    Ok(Running {
+        addr,
+        service,
+        stop,
+        server,
+        background: vec![relay_task, scheduler],
+    })
+}
+
+/// Due-soon and overdue events, on a fixed interval.
+fn spawn_scheduler(
+    svc: Arc<RequestsService>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match svc.scheduler_tick(today_cst()).await {
+                Ok(0) => {}
+                Ok(sent) => tracing::info!(sent, "due-soon and overdue notices sent"),
+                Err(e) => tracing::warn!(error = %e, "scheduler pass failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    })
+}
