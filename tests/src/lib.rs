@@ -49,7 +49,9 @@ pub struct Node {
     pub unit: UnitPath,
     pub keys: TokenKey,
     pub addr: std::net::SocketAddr,
+    pub requests_addr: std::net::SocketAddr,
     pub running: Option<gongkai_publishing::Running>,
+    pub requests: Option<gongkai_requests::Running>,
     pub data: tempfile::TempDir,
 }
 
@@ -93,12 +95,25 @@ impl Node {
             bus: Bus::connect(&nats_cfg, "e2e").await?,
             node,
         };
-        let running = gongkai_publishing::start(rt, cfg).await?;
+        let running = gongkai_publishing::start(rt.clone(), cfg).await?;
+        let requests = gongkai_requests::start(
+            rt,
+            gongkai_requests::Config {
+                listen: "127.0.0.1:0".into(),
+                publishing_url: format!("http://{}", running.addr),
+                // The tests drive the scheduler themselves.
+                scheduler_interval_secs: 86_400,
+                ..Default::default()
+            },
+        )
+        .await?;
         Ok(Node {
             unit: UnitPath::parse(unit)?,
             keys,
             addr: running.addr,
+            requests_addr: requests.addr,
             running: Some(running),
+            requests: Some(requests),
             data,
         })
     }
@@ -112,10 +127,34 @@ impl Node {
     }
 
     pub async fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(r) = self.requests.take() {
+            r.shutdown().await?;
+        }
         if let Some(r) = self.running.take() {
             r.shutdown().await?;
         }
         Ok(())
+    }
+
+    pub async fn requests_client(&self, token: &str) -> anyhow::Result<RequestsClient> {
+        let channel = Channel::from_shared(format!("http://{}", self.requests_addr))?
+            .connect()
+            .await?;
+        let bearer = if token.is_empty() {
+            None
+        } else {
+            Some(format!("Bearer {token}").parse()?)
+        };
+        Ok(
+            gongkai_proto::v1::requests_client::RequestsClient::with_interceptor(
+                channel,
+                Bearer(bearer),
+            ),
+        )
+    }
+
+    pub fn requests_service(&self) -> &gongkai_requests::service::RequestsService {
+        &self.requests.as_ref().expect("requests running").service
     }
 
     pub fn db(&self) -> &gongkai_kernel::db::Db {
@@ -145,6 +184,8 @@ impl tonic::service::Interceptor for Bearer {
 }
 
 pub type Client = PublishingClient<InterceptedService<Channel, Bearer>>;
+pub type RequestsClient =
+    gongkai_proto::v1::requests_client::RequestsClient<InterceptedService<Channel, Bearer>>;
 
 pub async fn client(url: &str, token: &str) -> anyhow::Result<Client> {
     let channel = Channel::from_shared(url.to_owned())?.connect().await?;

@@ -110,6 +110,8 @@ enum Command {
     },
 }
 
+// Parsed once per process: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum NodeCmd {
     /// Write a node configuration and signing key; print an admin token.

@@ -106,6 +106,8 @@ fn main() -> Result<()> {
         raw.top10(q)?;
     }
     let mut ours = new_histogram()?;
+    // SearchIndex latency split by query shape: [one word, two words, filtered].
+    let mut by_class = [new_histogram()?, new_histogram()?, new_histogram()?];
     let mut baseline = new_histogram()?;
     let mut total_matches = 0usize;
     let mut zero_hits = 0usize;
@@ -115,7 +117,14 @@ fn main() -> Result<()> {
         let mut run_ours = || -> Result<()> {
             let started = Instant::now();
             let page = index.search(q)?;
-            record(&mut ours, started.elapsed())?;
+            let elapsed = started.elapsed();
+            record(&mut ours, elapsed)?;
+            let class = if has_filter(q) {
+                2
+            } else {
+                usize::from(q.text.contains(' '))
+            };
+            record(&mut by_class[class], elapsed)?;
             total_matches += page.total;
             zero_hits += usize::from(page.total == 0);
             Ok(())
@@ -195,6 +204,17 @@ fn main() -> Result<()> {
         ratio(|h| h.mean()),
         ratio(|h| h.max() as f64),
     );
+    println!();
+    for (name, h) in [
+        "  one word, no filter",
+        "  two words, no filter",
+        "  with a filter",
+    ]
+    .iter()
+    .zip(&by_class)
+    {
+        print_row(&format!("{name} ({})", h.len()), h);
+    }
     Ok(())
 }
 
