@@ -643,6 +643,9 @@ async fn start(backend: Backend) -> Result<Infra> {
         org_code: ORG_CODE.into(),
         data_dir: dir.path().join("node"),
         calendar_dir: root.join("deploy/calendar"),
+        tls_cert: None,
+        tls_key: None,
+        tls_ca: None,
     };
     std::fs::create_dir_all(&node.data_dir)?;
     let calendar = Calendar::load_dir(&node.calendar_dir).map_err(|e| anyhow!("calendar: {e}"))?;

@@ -31,6 +31,9 @@ pub fn node_config(unit: &str, name: &str, data_dir: &Path) -> NodeConfig {
         org_code: ORG.into(),
         data_dir: data_dir.to_path_buf(),
         calendar_dir: workspace_root().join("deploy/calendar"),
+        tls_cert: None,
+        tls_key: None,
+        tls_ca: None,
     }
 }
 
@@ -75,6 +78,17 @@ impl Node {
         cfg: gongkai_publishing::Config,
         data: tempfile::TempDir,
     ) -> anyhow::Result<Node> {
+        Self::start_custom(unit, nats, cfg, data, |_| {}).await
+    }
+
+    /// As `start_in`, with a last word on the node's configuration.
+    pub async fn start_custom(
+        unit: &str,
+        nats: &Nats,
+        cfg: gongkai_publishing::Config,
+        data: tempfile::TempDir,
+        adjust: impl FnOnce(&mut NodeConfig),
+    ) -> anyhow::Result<Node> {
         // As `gongkai node run` does: spans give events their trace context.
         let _ = gongkai_kernel::telemetry::init(
             "gongkai-e2e",
@@ -83,7 +97,8 @@ impl Node {
                 ..Default::default()
             },
         );
-        let node = node_config(unit, "南陵县教育局", data.path());
+        let mut node = node_config(unit, "南陵县教育局", data.path());
+        adjust(&mut node);
         let nats_cfg = NatsConfig {
             url: nats.url.clone(),
             ..Default::default()
@@ -96,11 +111,16 @@ impl Node {
             node,
         };
         let running = gongkai_publishing::start(rt.clone(), cfg).await?;
+        let scheme = if rt.node.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let requests = gongkai_requests::start(
             rt,
             gongkai_requests::Config {
                 listen: "127.0.0.1:0".into(),
-                publishing_url: format!("http://{}", running.addr),
+                publishing_url: format!("{scheme}://{}", running.addr),
                 // The tests drive the scheduler themselves.
                 scheduler_interval_secs: 86_400,
                 ..Default::default()
@@ -172,7 +192,7 @@ pub fn token_for(keys: &TokenKey, unit: &UnitPath, sub: &str, role: Role) -> Str
 }
 
 #[derive(Clone)]
-pub struct Bearer(Option<MetadataValue<tonic::metadata::Ascii>>);
+pub struct Bearer(pub Option<MetadataValue<tonic::metadata::Ascii>>);
 
 impl tonic::service::Interceptor for Bearer {
     fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {

@@ -23,6 +23,7 @@ impl tonic::service::Interceptor for Auth {
 pub type Client = PublishingClient<InterceptedService<Channel, Auth>>;
 
 /// Connects to a publishing service; `token` may be empty for public calls.
+/// `https://` servers are verified against the CA in `GONGKAI_CA` if set.
 pub async fn connect(server: &str, token: &str) -> anyhow::Result<Client> {
     let token = match token.trim() {
         "" => None,
@@ -32,7 +33,8 @@ pub async fn connect(server: &str, token: &str) -> anyhow::Result<Client> {
                 .map_err(|_| anyhow::anyhow!("--token: not a valid token"))?,
         ),
     };
-    let channel = Channel::from_shared(server.to_owned())
+    let ca = std::env::var_os("GONGKAI_CA").map(std::path::PathBuf::from);
+    let channel = gongkai_kernel::grpc::endpoint(server, ca.as_deref())
         .map_err(|e| anyhow::anyhow!("--server {server}: {e}"))?
         .connect()
         .await

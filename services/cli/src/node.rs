@@ -155,7 +155,14 @@ pub async fn run(file: NodeFile, shutdown: impl Future<Output = ()>) -> anyhow::
         let publishing = gongkai_publishing::start(rt.clone(), file.publishing.clone()).await?;
         let mut requests_cfg = file.requests.clone();
         if requests_cfg.publishing_url.is_empty() {
-            requests_cfg.publishing_url = format!("http://{}", publishing.addr);
+            let scheme = if file.node.tls_cert.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            // The certificate names the host it was made for; the loopback
+            // address works when it lists 127.0.0.1.
+            requests_cfg.publishing_url = format!("{scheme}://{}", publishing.addr);
         }
         let requests = match gongkai_requests::start(rt.clone(), requests_cfg).await {
             Ok(r) => r,

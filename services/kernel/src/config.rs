@@ -144,6 +144,16 @@ pub struct NodeConfig {
     /// Directory of `<year>.toml` working-day calendars.
     #[serde(default = "default_calendar_dir")]
     pub calendar_dir: PathBuf,
+    /// TLS for the gRPC services: certificate chain and private key (PEM).
+    /// Both or neither; without them the services speak plain HTTP/2.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
+    /// CA certificate (PEM) the node's own gRPC clients trust, e.g. when the
+    /// requests service checks documents with publishing over TLS.
+    #[serde(default)]
+    pub tls_ca: Option<PathBuf>,
 }
 
 fn default_calendar_dir() -> PathBuf {
@@ -167,6 +177,35 @@ impl NodeConfig {
         }
         if self.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::new("node.data_dir", "must not be empty"));
+        }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "node.tls_key",
+                    "required with node.tls_cert",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "node.tls_cert",
+                    "required with node.tls_key",
+                ));
+            }
+            _ => {}
+        }
+        for (key, path) in [
+            ("node.tls_cert", &self.tls_cert),
+            ("node.tls_key", &self.tls_key),
+            ("node.tls_ca", &self.tls_ca),
+        ] {
+            if let Some(p) = path
+                && !p.is_file()
+            {
+                return Err(ConfigError::new(
+                    key,
+                    format!("{} is not a readable file", p.display()),
+                ));
+            }
         }
         Ok(())
     }

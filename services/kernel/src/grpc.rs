@@ -1,19 +1,48 @@
 //! gRPC plumbing shared by the services: the server with its tracing span
-//! per call, health (`grpc.health.v1`) and reflection.
+//! per call and optional TLS, health (`grpc.health.v1`) and reflection.
 
 use std::time::Duration;
 
-use tonic::transport::Server;
+use anyhow::Context as _;
 use tonic::transport::server::Router;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity, Server, ServerTlsConfig};
 
+use crate::config::NodeConfig;
 use crate::telemetry::grpc_server_span;
 
-/// A server whose every call opens a span parented on the caller's trace.
-pub fn server() -> Server {
-    Server::builder()
+/// A server whose every call opens a span parented on the caller's trace;
+/// TLS when the node has a certificate.
+pub fn server(node: &NodeConfig) -> anyhow::Result<Server> {
+    let mut server = Server::builder()
         .trace_fn(grpc_server_span)
         .timeout(Duration::from_secs(60))
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_interval(Some(Duration::from_secs(30)));
+    if let (Some(cert), Some(key)) = (&node.tls_cert, &node.tls_key) {
+        let cert =
+            std::fs::read(cert).with_context(|| format!("node.tls_cert {}", cert.display()))?;
+        let key = std::fs::read(key).with_context(|| format!("node.tls_key {}", key.display()))?;
+        server =
+            server.tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?;
+    }
+    Ok(server)
+}
+
+/// A client endpoint; `https://` addresses trust `ca` (PEM file) or, without
+/// one, fail at connect time with the TLS error.
+pub fn endpoint(url: &str, ca: Option<&std::path::Path>) -> anyhow::Result<Endpoint> {
+    let mut ep = Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30));
+    if url.starts_with("https://") {
+        let mut tls = ClientTlsConfig::new();
+        if let Some(ca) = ca {
+            let pem =
+                std::fs::read(ca).with_context(|| format!("CA certificate {}", ca.display()))?;
+            tls = tls.ca_certificate(Certificate::from_pem(pem));
+        }
+        ep = ep.tls_config(tls)?;
+    }
+    Ok(ep)
 }
 
 /// Adds reflection over Gongkai's protos and health to `router`; returns the

@@ -160,7 +160,7 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let api = PublishingServer::new(grpc::GrpcAdapter::new(service.clone(), rt.keys.clone()))
         .max_decoding_message_size(cfg.body_max_bytes + 64 * 1024);
-    let router = gongkai_kernel::grpc::server().add_service(api);
+    let router = gongkai_kernel::grpc::server(&rt.node)?.add_service(api);
     let (router, health) = gongkai_kernel::grpc::with_health_and_reflection(router)?;
     health
         .set_serving::<PublishingServer<grpc::GrpcAdapter>>()

@@ -87,7 +87,10 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
         rt.calendar.clone(),
         cfg.clone(),
         relay,
-        Box::new(lookup::PublishingLookup::new(&cfg.publishing_url)?),
+        Box::new(lookup::PublishingLookup::new(
+            &cfg.publishing_url,
+            node.tls_ca.as_deref(),
+        )?),
     ));
     let recomputed = service.recompute_provisional().await?;
     if recomputed > 0 {
@@ -107,7 +110,7 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
         .with_context(|| format!("requests.listen {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     let api = RequestsServer::new(grpc::GrpcAdapter::new(service.clone(), rt.keys.clone()));
-    let router = gongkai_kernel::grpc::server().add_service(api);
+    let router = gongkai_kernel::grpc::server(&rt.node)?.add_service(api);
     let (router, health) = gongkai_kernel::grpc::with_health_and_reflection(router)?;
     health
         .set_serving::<RequestsServer<grpc::GrpcAdapter>>()

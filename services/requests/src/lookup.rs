@@ -3,7 +3,7 @@
 
 use gongkai_proto::v1 as pb;
 use gongkai_proto::v1::publishing_client::PublishingClient;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::service::DocumentLookup;
 
@@ -13,11 +13,8 @@ pub struct PublishingLookup {
 
 impl PublishingLookup {
     /// Connects lazily: the publishing service may start after this one.
-    pub fn new(url: &str) -> anyhow::Result<Self> {
-        let channel = Endpoint::from_shared(url.to_owned())?
-            .connect_timeout(std::time::Duration::from_secs(3))
-            .timeout(std::time::Duration::from_secs(5))
-            .connect_lazy();
+    pub fn new(url: &str, ca: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        let channel = gongkai_kernel::grpc::endpoint(url, ca)?.connect_lazy();
         Ok(Self { channel })
     }
 }
