@@ -7,6 +7,7 @@ root=$(pwd)
 demo=${GONGKAI_DEMO_DIR:-$root/data/demo}
 nats_port=${GONGKAI_DEMO_NATS_PORT:-4222}
 listen=${GONGKAI_DEMO_LISTEN:-127.0.0.1:7401}
+requests_listen=${GONGKAI_DEMO_REQUESTS_LISTEN:-127.0.0.1:7402}
 server="http://$listen"
 mkdir -p "$demo"
 
@@ -38,10 +39,10 @@ fi
 if [ ! -f "$demo/node.toml" ]; then
     echo "== node init: 340823.edu 南陵县教育局"
     "$bin" node init --unit 340823.edu --name 南陵县教育局 --org-code 11340823MB1234567X \
-        --data-dir "$demo" --nats-url "nats://127.0.0.1:$nats_port" --listen "$listen" \
+        --data-dir "$demo" --nats-url "nats://127.0.0.1:$nats_port" --listen "$listen" --requests-listen "$requests_listen" \
         >"$demo/admin.token"
 fi
-export GONGKAI_CONFIG=$demo/node.toml GONGKAI_SERVER=$server
+export GONGKAI_CONFIG=$demo/node.toml GONGKAI_SERVER=$server GONGKAI_REQUESTS_SERVER=http://$requests_listen
 
 echo "== starting the node (log: $demo/node.log)"
 "$bin" node run >"$demo/node.log" 2>&1 &
@@ -65,13 +66,19 @@ fi
 echo
 echo "== gongkai search 公开 --limit 3"
 "$bin" search 公开 --limit 3
+
+echo
+echo "== a disclosure request received the day before 国庆 (reply due after the holiday)"
+"$bin" request submit --name 张三 --phone 13912345678 --channel online \
+    --description "2026年义务教育阶段学校招生计划" --received-on 2026-09-30
 cat <<MSG
 
 The node runs in the background (pid $(cat "$demo/node.pid"), log $demo/node.log).
 Try:
-  export GONGKAI_CONFIG=$demo/node.toml GONGKAI_SERVER=$server
+  export GONGKAI_CONFIG=$demo/node.toml GONGKAI_SERVER=$server GONGKAI_REQUESTS_SERVER=http://$requests_listen
   target/debug/gongkai search 财政 --column gzzj
   target/debug/gongkai search 依申请公开 --year 2026
   target/debug/gongkai stats --year 2026
+  GONGKAI_TOKEN=\$(cat $demo/admin.token) target/debug/gongkai request queue overdue
 Admin token: $demo/admin.token.  Stop with: make stop
 MSG

@@ -99,6 +99,9 @@ enum Command {
     /// Catalogue columns.
     #[command(subcommand)]
     Column(ColumnCmd),
+    /// Disclosure requests (依申请公开).
+    #[command(subcommand)]
+    Request(gongkai::requests_cli::RequestCmd),
     /// Counts per column, month and year, and annual-report table 二.
     Stats {
         #[command(flatten)]
@@ -425,6 +428,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Document(cmd) => return document(cmd).await,
+        Command::Request(cmd) => gongkai::requests_cli::run(cmd).await?,
         Command::Search {
             conn,
             text,
