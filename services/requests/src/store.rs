@@ -465,8 +465,11 @@ pub async fn fees_paid_between(
     from: &str,
     to: &str,
 ) -> Result<i64, sqlx::Error> {
+    // PostgreSQL sums BIGINT into NUMERIC; cast back so both backends
+    // answer an integer.
     let v: Option<i64> = sqlx::query_scalar(
-        "SELECT SUM(fee_yuan) FROM requests WHERE unit = $1 AND fee_paid_on >= $2 AND fee_paid_on <= $3",
+        "SELECT CAST(SUM(fee_yuan) AS BIGINT) FROM requests \
+         WHERE unit = $1 AND fee_paid_on >= $2 AND fee_paid_on <= $3",
     )
     .bind(unit)
     .bind(from)
@@ -550,8 +553,9 @@ pub async fn same_information_since(
     Ok((applicants, tracking))
 }
 
-/// Records an Art. 44 suggestion unless one was made for this information
-/// since `since`; returns whether this call recorded it.
+/// Records an Art. 44 suggestion made on `day` unless one was made on or
+/// after `since`; returns whether this call recorded it. One statement, so
+/// that concurrent callers cannot both see "none yet".
 pub async fn record_suggestion(
     conn: &mut AnyConnection,
     unit: &str,
@@ -561,29 +565,23 @@ pub async fn record_suggestion(
     applicants: i64,
     at: i64,
 ) -> Result<bool, sqlx::Error> {
-    let recent: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM proactive_suggestions WHERE unit = $1 AND info_key = $2 AND since >= $3",
-    )
-    .bind(unit)
-    .bind(info_key)
-    .bind(since)
-    .fetch_one(&mut *conn)
-    .await?;
-    if recent > 0 {
-        return Ok(false);
-    }
-    sqlx::query(
-        "INSERT INTO proactive_suggestions (unit, info_key, since, applicants, at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (unit, info_key, since) DO NOTHING",
+    let recorded: Option<String> = sqlx::query_scalar(
+        "INSERT INTO proactive_suggestions (unit, info_key, suggested_on, applicants, at) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (unit, info_key) DO UPDATE SET suggested_on = excluded.suggested_on, \
+         applicants = excluded.applicants, at = excluded.at \
+         WHERE proactive_suggestions.suggested_on < $6 \
+         RETURNING info_key",
     )
     .bind(unit)
     .bind(info_key)
     .bind(day)
     .bind(applicants)
     .bind(at)
-    .execute(conn)
+    .bind(since)
+    .fetch_optional(conn)
     .await?;
-    Ok(true)
+    Ok(recorded.is_some())
 }
 
 /// Records a due notice; false when it was already sent.

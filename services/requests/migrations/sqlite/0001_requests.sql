@@ -89,12 +89,14 @@ CREATE TABLE due_notices (
     PRIMARY KEY (request_id, kind, due_on, level)
 );
 
--- Art. 44 suggestions already made, one per information key and period.
+-- Art. 44 suggestions: the last one per information key. The upsert in
+-- record_suggestion takes this row's lock, so concurrent requests for the same
+-- information make one suggestion per period.
 CREATE TABLE proactive_suggestions (
     unit TEXT NOT NULL,
     info_key TEXT NOT NULL,
-    since TEXT NOT NULL,
+    suggested_on TEXT NOT NULL,
     applicants INTEGER NOT NULL,
     at INTEGER NOT NULL,
-    PRIMARY KEY (unit, info_key, since)
+    PRIMARY KEY (unit, info_key)
 );
