@@ -55,9 +55,14 @@ idle_memory() {
         return 1
     fi
 
+    # Every service on a free port, so a demo node left running does not clash.
+    local extra=()
+    if "$bin" node init --help | grep -q -- --requests-listen; then
+        extra+=(--requests-listen 127.0.0.1:0)
+    fi
     "$bin" node init --unit 340823.edu --name 南陵县教育局 --org-code 11340823MB1234567X \
         --data-dir "$tmp/node" --nats-url "nats://127.0.0.1:$port" --listen 127.0.0.1:0 \
-        >"$tmp/admin.token"
+        "${extra[@]}" >"$tmp/admin.token"
     "$bin" node run --config "$tmp/node/node.toml" >"$tmp/node.out" 2>"$tmp/node.err" &
     node_pid=$!
     ready=""
@@ -78,7 +83,7 @@ idle_memory() {
     local rss hwm
     rss=$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$node_pid/status")
     hwm=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$node_pid/status")
-    echo "== idle node memory (publishing service on SQLite, NATS connected, 5 s after ready)"
+    echo "== idle node memory (node services on SQLite, NATS connected, 5 s after ready)"
     echo "VmRSS ${rss} MB (peak VmHWM ${hwm} MB), pid $node_pid, $(grep 'gongkai node ready' "$tmp/node.out")"
 
     kill -TERM "$node_pid"

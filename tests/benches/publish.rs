@@ -19,7 +19,11 @@
 //! ```
 //!
 //! Environment:
-//! - `GONGKAI_BENCH_N`: operations per row (default 2,000).
+//! - `GONGKAI_BENCH_N`: operations per row (default 2,000; ten times as many
+//!   for the cheap baselines); as many approved documents are prepared,
+//!   untimed, for each Publish row.
+//! - `GONGKAI_BENCH_SECS`: a row stops taking new operations after this many
+//!   seconds (default 10), so slow rows do not stretch the run.
 //! - `GONGKAI_BENCH_CLIENTS`: concurrency levels (default `1,16,64`).
 //! - `GONGKAI_BENCH_BACKENDS`: `sqlite`, `postgres` or both (default both).
 //! - `DATABASE_URL`: an existing PostgreSQL server to use instead of a
@@ -55,11 +59,18 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
 const DEFAULT_N: usize = 2_000;
+/// A row stops taking new operations after this long.
+const DEFAULT_SECS: u64 = 10;
 const DEFAULT_CLIENTS: &[usize] = &[1, 16, 64];
+/// The baselines are cheap: their rows run this many times `N` operations
+/// (still within the time limit) so that they last long enough to measure.
+const BASELINE_FACTOR: usize = 10;
 /// Untimed operations before each kind is measured.
 const WARMUP: usize = 200;
 /// Concurrency of the untimed preparation.
-const PREP_CLIENTS: usize = 16;
+const PREP_CLIENTS: usize = 64;
+/// Concurrency of the warm-ups.
+const WARMUP_CLIENTS: usize = 16;
 const UNIT: &str = "340823.edu";
 const UNIT_NAME: &str = "南陵县教育局";
 const ORG_CODE: &str = "11340823MB1234567X";
@@ -92,6 +103,7 @@ fn main() -> Result<()> {
 
 struct Settings {
     n: usize,
+    limit: Duration,
     clients: Vec<usize>,
     backends: Vec<Backend>,
 }
@@ -115,6 +127,8 @@ fn env_usize(name: &str, default: usize) -> Result<usize> {
 fn settings() -> Result<Settings> {
     let n = env_usize("GONGKAI_BENCH_N", DEFAULT_N)?;
     ensure!(n > 0, "GONGKAI_BENCH_N must be positive");
+    let secs = env_usize("GONGKAI_BENCH_SECS", DEFAULT_SECS as usize)?;
+    ensure!(secs > 0, "GONGKAI_BENCH_SECS must be positive");
     let clients = match std::env::var("GONGKAI_BENCH_CLIENTS") {
         Ok(v) if !v.trim().is_empty() => v
             .split(',')
@@ -141,6 +155,7 @@ fn settings() -> Result<Settings> {
     };
     Ok(Settings {
         n,
+        limit: Duration::from_secs(secs as u64),
         clients,
         backends,
     })
@@ -151,10 +166,14 @@ async fn run() -> Result<()> {
     println!("Gongkai publish benchmark");
     println!("machine: {}", machine());
     println!(
-        "{} operations per row; clients {:?}; server, clients, nats-server and database share this machine",
-        s.n, s.clients
+        "rows: up to {} operations ({} for the baselines) or {} s each; clients {:?}; server, clients, nats-server and database share this machine",
+        s.n,
+        BASELINE_FACTOR * s.n,
+        s.limit.as_secs(),
+        s.clients
     );
     println!("(release build, telemetry off; latency is per operation as the client sees it)");
+    let t0 = Instant::now();
     for backend in &s.backends {
         println!();
         let report = bench_backend(*backend, &s)
@@ -162,6 +181,11 @@ async fn run() -> Result<()> {
             .with_context(|| format!("{backend:?} benchmark"))?;
         report.print(&s.clients);
     }
+    println!();
+    println!(
+        "publish benchmark done in {:.0} s",
+        t0.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -182,9 +206,12 @@ fn machine() -> String {
         .find_map(|l| l.strip_prefix("MemTotal:"))
         .map_or_else(|| "unknown".into(), |v| v.trim().to_owned());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
     format!(
-        "nproc {nproc}; model name {model}; MemTotal {mem}; Linux {}",
-        kernel.trim()
+        "nproc {nproc}; model name {model}; MemTotal {mem}; Linux {}; load average at start {}",
+        kernel.trim(),
+        load.join(" ")
     )
 }
 
@@ -199,6 +226,7 @@ trait Worker: Send + 'static {
 
 #[derive(Debug, Clone, Copy)]
 struct Figures {
+    ops: u64,
     per_sec: f64,
     p50_us: u64,
     p99_us: u64,
@@ -208,9 +236,11 @@ fn histogram() -> Result<Histogram<u64>> {
     Ok(Histogram::new_with_bounds(1, 120_000_000, 3)?)
 }
 
-/// Runs every worker to completion at once; wall time from a common start
-/// (after all clients are connected) to the last worker's end.
-async fn measure<W: Worker>(workers: Vec<W>) -> Result<Figures> {
+/// Runs all workers at once until their work runs out or, with a `limit`,
+/// until that long has passed (an operation under way is finished). Wall
+/// time runs from a common start, after every client is connected, to the
+/// last worker's end.
+async fn measure<W: Worker>(workers: Vec<W>, limit: Option<Duration>) -> Result<Figures> {
     let start = Arc::new(tokio::sync::Barrier::new(workers.len() + 1));
     let mut tasks = Vec::with_capacity(workers.len());
     for mut w in workers {
@@ -218,7 +248,11 @@ async fn measure<W: Worker>(workers: Vec<W>) -> Result<Figures> {
         tasks.push(tokio::spawn(async move {
             let mut h = histogram()?;
             start.wait().await;
+            let deadline = limit.map(|l| Instant::now() + l);
             loop {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    break;
+                }
                 let t0 = Instant::now();
                 if !w.op().await? {
                     break;
@@ -241,6 +275,7 @@ async fn measure<W: Worker>(workers: Vec<W>) -> Result<Figures> {
     }
     let ops = all.len();
     Ok(Figures {
+        ops,
         per_sec: ops as f64 / wall.as_secs_f64(),
         p50_us: all.value_at_quantile(0.50),
         p99_us: all.value_at_quantile(0.99),
@@ -521,16 +556,16 @@ impl Report {
     fn print(&self, clients: &[usize]) {
         println!("== {} ==", self.title);
         println!(
-            "{:<30} {:>7} {:>10} {:>10} {:>10} {:>8} {:>8}",
-            "operation", "clients", "ops/s", "p50 µs", "p99 µs", "÷ raw", "÷ empty"
+            "{:<32} {:>7} {:>6} {:>9} {:>9} {:>9} {:>7} {:>7}",
+            "operation", "clients", "ops", "ops/s", "p50 µs", "p99 µs", "÷ raw", "÷ empty"
         );
         let row = |name: &str, c: usize, f: Figures, ratios: Option<(f64, f64)>| {
             let (r, e) = ratios.map_or((String::new(), String::new()), |(r, e)| {
                 (format!("{r:.2}"), format!("{e:.2}"))
             });
             println!(
-                "{name:<30} {c:>7} {:>10.1} {:>10} {:>10} {r:>8} {e:>8}",
-                f.per_sec, f.p50_us, f.p99_us
+                "{name:<32} {c:>7} {:>6} {:>9.1} {:>9} {:>9} {r:>7} {e:>7}",
+                f.ops, f.per_sec, f.p50_us, f.p99_us
             );
         };
         for (name, rows) in [
@@ -762,6 +797,7 @@ async fn bench_backend(backend: Backend, s: &Settings) -> Result<Report> {
                 out: approved.clone(),
             })
             .collect(),
+        None,
     )
     .await
     .context("preparing approved documents")?;
@@ -787,9 +823,12 @@ async fn bench_backend(backend: Backend, s: &Settings) -> Result<Report> {
             })
             .collect::<Vec<_>>()
     };
-    measure(health(PREP_CLIENTS, WARMUP)).await?;
+    measure(health(WARMUP_CLIENTS, WARMUP), None).await?;
     for &c in &s.clients {
-        report.empty.push((c, measure(health(c, s.n)).await?));
+        report.empty.push((
+            c,
+            measure(health(c, BASELINE_FACTOR * s.n), Some(s.limit)).await?,
+        ));
     }
 
     // Raw insert.
@@ -803,9 +842,12 @@ async fn bench_backend(backend: Backend, s: &Settings) -> Result<Report> {
             })
             .collect::<Vec<_>>()
     };
-    measure(raw(PREP_CLIENTS, WARMUP)).await?;
+    measure(raw(WARMUP_CLIENTS, WARMUP), None).await?;
     for &c in &s.clients {
-        report.raw.push((c, measure(raw(c, s.n)).await?));
+        report.raw.push((
+            c,
+            measure(raw(c, BASELINE_FACTOR * s.n), Some(s.limit)).await?,
+        ));
     }
 
     // Publish: each row pulls from its own queue of approved documents.
@@ -821,13 +863,13 @@ async fn bench_backend(backend: Backend, s: &Settings) -> Result<Report> {
             .collect::<Vec<_>>()
     };
     let warm = approved.split_off(approved.len() - WARMUP);
-    measure(publish_level(PREP_CLIENTS, warm)).await?;
+    measure(publish_level(WARMUP_CLIENTS, warm), None).await?;
     published += WARMUP;
     settle(&infra.running, published, &mut report.notes).await?;
     for &c in &s.clients {
         let ids = approved.split_off(approved.len() - s.n);
-        let f = measure(publish_level(c, ids)).await?;
-        published += s.n;
+        let f = measure(publish_level(c, ids), Some(s.limit)).await?;
+        published += usize::try_from(f.ops)?;
         report.publish.push((c, f));
         settle(&infra.running, published, &mut report.notes).await?;
     }
@@ -843,9 +885,10 @@ async fn bench_backend(backend: Backend, s: &Settings) -> Result<Report> {
                     budget: b.clone(),
                 })
                 .collect(),
+            Some(s.limit),
         )
         .await?;
-        published += s.n;
+        published += usize::try_from(f.ops)?;
         report.whole.push((c, f));
         settle(&infra.running, published, &mut report.notes).await?;
     }
