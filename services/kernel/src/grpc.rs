@@ -45,6 +45,14 @@ pub fn endpoint(url: &str, ca: Option<&std::path::Path>) -> anyhow::Result<Endpo
     Ok(ep)
 }
 
+/// Accepted connections with Nagle's algorithm off: replies are small and
+/// must leave at once, not wait for the peer's delayed ACK (~40 ms a call).
+pub fn incoming(listener: tokio::net::TcpListener) -> tonic::transport::server::TcpIncoming {
+    tonic::transport::server::TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .with_keepalive(Some(Duration::from_secs(60)))
+}
+
 /// Adds reflection over Gongkai's protos and health to `router`; returns the
 /// reporter so the caller can flip services to NOT_SERVING on shutdown.
 pub fn with_health_and_reflection(

@@ -24,7 +24,6 @@ use gongkai_kernel::unit::descendants_filter;
 use gongkai_proto::v1::publishing_server::PublishingServer;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 
 pub use config::Config;
 
@@ -167,7 +166,7 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
         .await;
     let mut stop_server = stop_rx;
     let server = tokio::spawn(router.serve_with_incoming_shutdown(
-        TcpListenerStream::new(listener),
+        gongkai_kernel::grpc::incoming(listener),
         async move {
             let _ = stop_server.wait_for(|s| *s).await;
             health

@@ -44,7 +44,7 @@ const OTHER_UNIT: &str = "340823.jishan";
 const ROWS_PER_STATEMENT: usize = 500;
 const ROWS_PER_TRANSACTION: usize = 50_000;
 const MEASURED: usize = 1_000;
-const WARMUP: usize = 100;
+const WARMUP: usize = 50;
 const PAGE: i64 = 50;
 const TARGET_P99: Duration = Duration::from_millis(50);
 
@@ -60,8 +60,8 @@ fn main() -> Result<()> {
     reply_clocks(&calendar)?;
 
     let n = env_usize("GONGKAI_BENCH_REQUESTS", DEFAULT_REQUESTS)?;
-    let backends = std::env::var("GONGKAI_BENCH_BACKENDS")
-        .unwrap_or_else(|_| "sqlite,postgres".to_owned());
+    let backends =
+        std::env::var("GONGKAI_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".to_owned());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -130,10 +130,7 @@ fn per_sec(ops: usize, took: Duration) -> String {
 
 fn days_of(year: i32) -> Result<Vec<NaiveDate>> {
     let first = NaiveDate::from_ymd_opt(year, 1, 1).context("jan 1")?;
-    Ok(first
-        .iter_days()
-        .take_while(|d| d.year() == year)
-        .collect())
+    Ok(first.iter_days().take_while(|d| d.year() == year).collect())
 }
 
 /// Times `deadline` over `days`, repeated until at least `min_ops` calls.
@@ -389,19 +386,20 @@ impl Generator {
             let received = (due - days(self.rng.gen_range(28..=45))).min(self.today);
             (received, Some(due))
         } else {
-            (self.first + days(self.rng.gen_range(0..=self.span_days)), None)
+            (
+                self.first + days(self.rng.gen_range(0..=self.span_days)),
+                None,
+            )
         };
         let secs = received
             .and_hms_opt(8, 0, 0)
             .map_or(0, |t| t.and_utc().timestamp())
             .max(0) as u64
             + self.rng.gen_range(0..36_000);
-        let id = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
-            uuid::NoContext,
-            secs,
-            self.rng.gen_range(0..1_000_000_000),
-        ))
-        .to_string();
+        let millis = secs * 1000 + self.rng.gen_range(0..1000);
+        let id = uuid::Builder::from_unix_timestamp_millis(millis, &self.rng.r#gen())
+            .into_uuid()
+            .to_string();
         let seq = self.seq.entry((other_unit, received.year())).or_insert(0);
         *seq += 1;
         let tracking_no = format!(
@@ -438,7 +436,11 @@ impl Generator {
             .to_owned(),
             applicant_name: name,
             id_type: "resident_id".to_owned(),
-            id_number: format!("34082319{:02}0101{:04}", self.rng.gen_range(50..99), self.rng.gen_range(0..10_000)),
+            id_number: format!(
+                "34082319{:02}0101{:04}",
+                self.rng.gen_range(50..99),
+                self.rng.gen_range(0..10_000)
+            ),
             phone: format!("139{:08}", self.rng.gen_range(0..100_000_000)),
             email: String::new(),
             address: "安徽省芜湖市南陵县籍山镇".to_owned(),
@@ -488,7 +490,12 @@ impl Generator {
 
 const COLUMNS: usize = 35;
 
-fn insert_sql(rows: usize) -> String {
+/// A multi-row INSERT. SQLite gets anonymous `?` placeholders: with `$N`
+/// ones, sqlx binds each argument after looking its name up with
+/// `sqlite3_bind_parameter_name`, a linear scan of the statement's
+/// parameter list, which makes a 17,500-parameter statement quadratic
+/// (about 0.4 s per statement, 1,400 rows/s).
+fn insert_sql(backend: Backend, rows: usize) -> String {
     let mut sql = String::from(
         "INSERT INTO requests (id, unit, tracking_no, query_code_hash, applicant_type, \
          applicant_name, id_type, id_number, phone, email, address, description, delivery_form, \
@@ -506,8 +513,13 @@ fn insert_sql(rows: usize) -> String {
             if c > 0 {
                 sql.push(',');
             }
-            sql.push('$');
-            sql.push_str(&(r * COLUMNS + c + 1).to_string());
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&(r * COLUMNS + c + 1).to_string());
+                }
+            }
         }
         sql.push(')');
     }
@@ -571,7 +583,7 @@ struct Loaded {
 async fn load(db: &Db, n: usize, today: NaiveDate) -> Result<Loaded> {
     let mut generator = Generator::new(today)?;
     let yesterday = iso(today.pred_opt().context("yesterday")?);
-    let full_sql = insert_sql(ROWS_PER_STATEMENT);
+    let full_sql = insert_sql(db.backend(), ROWS_PER_STATEMENT);
     let sample_every = (n / 5_000).max(1);
     let mut loaded = Loaded {
         unit_rows: 0,
@@ -580,53 +592,49 @@ async fn load(db: &Db, n: usize, today: NaiveDate) -> Result<Loaded> {
         sample_ids: Vec::new(),
     };
     let mut batch: Vec<RequestRow> = Vec::with_capacity(ROWS_PER_STATEMENT);
-    let mut tx = db.begin().await?;
-    let mut in_tx = 0usize;
     let started = Instant::now();
     let mut last_report = Instant::now();
     let mut i = 0usize;
     while loaded.unit_rows < n {
-        let other = i % 11 == 10;
-        i += 1;
-        let r = generator.row(other, n);
-        if other {
-            loaded.other_rows += 1;
-        } else {
-            if r.open && r.due_on.as_deref().is_some_and(|d| d <= yesterday.as_str()) {
-                loaded.open_overdue += 1;
-            }
-            if loaded.unit_rows.is_multiple_of(sample_every) {
-                loaded.sample_ids.push(r.id.clone());
-            }
-            loaded.unit_rows += 1;
-        }
-        batch.push(r);
-        let last = loaded.unit_rows == n;
-        if batch.len() == ROWS_PER_STATEMENT || last {
-            let sql = if batch.len() == ROWS_PER_STATEMENT {
-                full_sql.clone()
+        // One transaction of ROWS_PER_TRANSACTION rows.
+        let mut tx = db.begin().await?;
+        let mut in_tx = 0usize;
+        while in_tx < ROWS_PER_TRANSACTION && loaded.unit_rows < n {
+            let other = i % 11 == 10;
+            i += 1;
+            let r = generator.row(other, n);
+            if other {
+                loaded.other_rows += 1;
             } else {
-                insert_sql(batch.len())
-            };
-            insert_rows(&mut tx, &sql, &batch).await?;
-            in_tx += batch.len();
-            batch.clear();
-            if in_tx >= ROWS_PER_TRANSACTION || last {
-                tx.commit().await?;
-                in_tx = 0;
-                if !last {
-                    tx = db.begin().await?;
+                if r.open && r.due_on.as_deref().is_some_and(|d| d <= yesterday.as_str()) {
+                    loaded.open_overdue += 1;
                 }
-                if last_report.elapsed() > Duration::from_secs(20) {
-                    last_report = Instant::now();
-                    let done = loaded.unit_rows + loaded.other_rows;
-                    eprintln!(
-                        "  … {done} rows in {:.0} s ({:.0} rows/s)",
-                        started.elapsed().as_secs_f64(),
-                        done as f64 / started.elapsed().as_secs_f64()
-                    );
+                if loaded.unit_rows.is_multiple_of(sample_every) {
+                    loaded.sample_ids.push(r.id.clone());
                 }
+                loaded.unit_rows += 1;
             }
+            batch.push(r);
+            if batch.len() == ROWS_PER_STATEMENT || loaded.unit_rows == n {
+                let sql = if batch.len() == ROWS_PER_STATEMENT {
+                    &full_sql
+                } else {
+                    &insert_sql(db.backend(), batch.len())
+                };
+                insert_rows(&mut tx, sql, &batch).await?;
+                in_tx += batch.len();
+                batch.clear();
+            }
+        }
+        tx.commit().await?;
+        if last_report.elapsed() > Duration::from_secs(20) {
+            last_report = Instant::now();
+            let done = loaded.unit_rows + loaded.other_rows;
+            eprintln!(
+                "  … {done} rows in {:.0} s ({:.0} rows/s)",
+                started.elapsed().as_secs_f64(),
+                done as f64 / started.elapsed().as_secs_f64()
+            );
         }
     }
     Ok(loaded)
@@ -647,7 +655,7 @@ fn ms(us: u64) -> String {
 
 fn summary(label: &str, h: &Histogram<u64>, base: Option<&Histogram<u64>>) -> String {
     let mut s = format!(
-        "{label:<34} p50 {:>10}  p90 {:>10}  p99 {:>10}  max {:>10}",
+        "{label:<38} p50 {:>10}  p90 {:>10}  p99 {:>10}  max {:>10}",
         ms(h.value_at_quantile(0.5)),
         ms(h.value_at_quantile(0.9)),
         ms(h.value_at_quantile(0.99)),
@@ -671,15 +679,38 @@ const QUEUE_WITH_CURSOR_BOUND: &str = "SELECT id, tracking_no, status, due_kind,
      AND (due_on > $4 OR (due_on = $4 AND id > $5)) \
      ORDER BY due_on, id LIMIT $6";
 
+/// The same with the cursor as a row-value comparison, which both backends
+/// turn into an index range on `(unit, due_on, id)`.
+const QUEUE_WITH_ROW_VALUE: &str = "SELECT id, tracking_no, status, due_kind, due_on, received_on FROM requests \
+     WHERE unit = $1 AND open = 1 AND due_on >= $2 AND due_on <= $3 \
+     AND (due_on, id) > ($4, $5) \
+     ORDER BY due_on, id LIMIT $6";
+
+/// Both: the row value for PostgreSQL's index condition, the plain bound
+/// for SQLite's range.
+const QUEUE_WITH_BOTH: &str = "SELECT id, tracking_no, status, due_kind, due_on, received_on FROM requests \
+     WHERE unit = $1 AND open = 1 AND due_on >= $2 AND due_on <= $3 \
+     AND due_on >= $4 AND (due_on, id) > ($4, $5) \
+     ORDER BY due_on, id LIMIT $6";
+
 /// The store's query text, with literals, for EXPLAIN.
-fn queue_sql_literal(from: &str, to: &str, after: (&str, &str), limit: i64) -> String {
+fn queue_sql_literal(
+    from: &str,
+    to: &str,
+    after: (&str, &str),
+    limit: i64,
+    row_value: bool,
+) -> String {
+    let (a, b) = after;
+    let cursor = if row_value {
+        format!("(due_on, id) > ('{a}', '{b}')")
+    } else {
+        format!("(due_on > '{a}' OR (due_on = '{a}' AND id > '{b}'))")
+    };
     format!(
         "SELECT id, tracking_no, status, due_kind, due_on, received_on FROM requests \
          WHERE unit = '{UNIT}' AND open = 1 AND due_on >= '{from}' AND due_on <= '{to}' \
-         AND (due_on > '{a}' OR (due_on = '{a}' AND id > '{b}')) \
-         ORDER BY due_on, id LIMIT {limit}",
-        a = after.0,
-        b = after.1
+         AND {cursor} ORDER BY due_on, id LIMIT {limit}"
     )
 }
 
@@ -751,7 +782,10 @@ async fn queue_bench(backend: Backend, n: usize) -> Result<()> {
             .filter_map(|e| e.ok()?.metadata().ok())
             .map(|m| m.len())
             .sum();
-        println!("size: {:.0} MiB (database file + WAL)", bytes as f64 / (1 << 20) as f64);
+        println!(
+            "size: {:.0} MiB (database file + WAL)",
+            bytes as f64 / (1 << 20) as f64
+        );
     }
 
     // The whole overdue queue, in order: cursors for the deep pages and the
@@ -794,6 +828,8 @@ async fn queue_bench(backend: Backend, n: usize) -> Result<()> {
     let mut deep = histogram()?;
     let mut deep_tail = histogram()?;
     let mut fixed_deep = histogram()?;
+    let mut row_value_deep = histogram()?;
+    let mut both_deep = histogram()?;
     let mut baseline = histogram()?;
     let tail_from = keys.len() * 9 / 10;
     for (i, (depth, id)) in plan.iter().enumerate() {
@@ -817,8 +853,16 @@ async fn queue_bench(backend: Backend, n: usize) -> Result<()> {
         let t = Instant::now();
         let page = {
             let mut conn = db.read().acquire().await?;
-            store::queue(&mut conn, UNIT, "0000-01-01", &yesterday, after_due, after_id, PAGE)
-                .await?
+            store::queue(
+                &mut conn,
+                UNIT,
+                "0000-01-01",
+                &yesterday,
+                after_due,
+                after_id,
+                PAGE,
+            )
+            .await?
         };
         let took = t.elapsed();
         let want = (keys.len() - depth - 1).min(PAGE as usize);
@@ -832,24 +876,33 @@ async fn queue_bench(backend: Backend, n: usize) -> Result<()> {
                 record(&mut deep_tail, took)?;
             }
         }
-        // Candidate fix, same cursor.
-        let t = Instant::now();
-        let rows = {
-            let mut conn = db.read().acquire().await?;
-            sqlx::query(QUEUE_WITH_CURSOR_BOUND)
-                .bind(UNIT)
-                .bind("0000-01-01")
-                .bind(&yesterday)
-                .bind(after_due)
-                .bind(after_id)
-                .bind(PAGE)
-                .fetch_all(&mut *conn)
-                .await?
-        };
-        let took = t.elapsed();
-        ensure!(rows.len() == want, "candidate query: wrong page");
-        if measured {
-            record(&mut fixed_deep, took)?;
+        // Candidate fixes, same cursor.
+        for (sql, h) in [
+            (QUEUE_WITH_CURSOR_BOUND, &mut fixed_deep),
+            (QUEUE_WITH_ROW_VALUE, &mut row_value_deep),
+            (QUEUE_WITH_BOTH, &mut both_deep),
+        ] {
+            let t = Instant::now();
+            let rows = {
+                let mut conn = db.read().acquire().await?;
+                sqlx::query(sql)
+                    .bind(UNIT)
+                    .bind("0000-01-01")
+                    .bind(&yesterday)
+                    .bind(after_due)
+                    .bind(after_id)
+                    .bind(PAGE)
+                    .fetch_all(&mut *conn)
+                    .await?
+            };
+            let took = t.elapsed();
+            ensure!(
+                rows.len() == want && rows[0].try_get::<String, _>("id")? == keys[depth + 1].1,
+                "candidate query: wrong page"
+            );
+            if measured {
+                record(h, took)?;
+            }
         }
         // Baseline: primary key.
         let t = Instant::now();
@@ -866,10 +919,18 @@ async fn queue_bench(backend: Backend, n: usize) -> Result<()> {
             record(&mut baseline, took)?;
         }
     }
-    println!("{MEASURED} measured queries each (after {WARMUP} warm-up), interleaved; times include the pool acquire:");
-    println!("{}", summary("baseline: SELECT id WHERE id = $1", &baseline, None));
+    println!(
+        "{MEASURED} measured queries each (after {WARMUP} warm-up), interleaved; times include the pool acquire:"
+    );
+    println!(
+        "{}",
+        summary("baseline: SELECT id WHERE id = $1", &baseline, None)
+    );
     println!("{}", summary("queue, first page", &first, Some(&baseline)));
-    println!("{}", summary("queue, deep page (uniform depth)", &deep, Some(&baseline)));
+    println!(
+        "{}",
+        summary("queue, deep page (uniform depth)", &deep, Some(&baseline))
+    );
     println!(
         "{}",
         summary(
@@ -893,7 +954,23 @@ async fn queue_bench(backend: Backend, n: usize) -> Result<()> {
     );
     println!(
         "{}",
-        summary("candidate: + `AND due_on >= $4`", &fixed_deep, Some(&baseline))
+        summary(
+            "candidate: + `AND due_on >= $4`",
+            &fixed_deep,
+            Some(&baseline)
+        )
+    );
+    println!(
+        "{}",
+        summary(
+            "candidate: `(due_on, id) > ($4, $5)`",
+            &row_value_deep,
+            Some(&baseline)
+        )
+    );
+    println!(
+        "{}",
+        summary("candidate: both of the above", &both_deep, Some(&baseline))
     );
 
     // A scheduler pass: the whole overdue queue by cursor, 500 a page.
@@ -905,8 +982,16 @@ async fn queue_bench(backend: Backend, n: usize) -> Result<()> {
         let p = Instant::now();
         let page = {
             let mut conn = db.read().acquire().await?;
-            store::queue(&mut conn, UNIT, "0000-01-01", &yesterday, &after_due, &after_id, 500)
-                .await?
+            store::queue(
+                &mut conn,
+                UNIT,
+                "0000-01-01",
+                &yesterday,
+                &after_due,
+                &after_id,
+                500,
+            )
+            .await?
         };
         record(&mut walk, p.elapsed())?;
         let Some(last) = page.last() else { break };
@@ -914,8 +999,8 @@ async fn queue_bench(backend: Backend, n: usize) -> Result<()> {
         seen += page.len();
         after_due = last.due_on.clone();
         after_id = last.id.clone();
-        if t.elapsed() > Duration::from_secs(120) {
-            println!("(walk stopped after 120 s)");
+        if t.elapsed() > Duration::from_secs(60) {
+            println!("(walk stopped after 60 s)");
             break;
         }
     }
@@ -932,13 +1017,27 @@ async fn queue_bench(backend: Backend, n: usize) -> Result<()> {
 
     let mid = &keys[keys.len() / 2];
     let last = &keys[keys.len() - PAGE as usize - 1];
-    for (label, after) in [
-        ("first page", ("", "")),
-        ("cursor at the middle", (mid.0.as_str(), mid.1.as_str())),
-        ("cursor near the end", (last.0.as_str(), last.1.as_str())),
+    for (label, after, row_value) in [
+        ("first page", ("", ""), false),
+        (
+            "cursor at the middle",
+            (mid.0.as_str(), mid.1.as_str()),
+            false,
+        ),
+        (
+            "cursor near the end",
+            (last.0.as_str(), last.1.as_str()),
+            false,
+        ),
+        (
+            "candidate (due_on, id) > (…), cursor at the middle",
+            (mid.0.as_str(), mid.1.as_str()),
+            true,
+        ),
     ] {
         println!("plan, {label}:");
-        for line in explain(&db, &queue_sql_literal("0000-01-01", &yesterday, after, PAGE)).await? {
+        let sql = queue_sql_literal("0000-01-01", &yesterday, after, PAGE, row_value);
+        for line in explain(&db, &sql).await? {
             println!("    {line}");
         }
     }

@@ -22,7 +22,6 @@ use gongkai_kernel::runtime::Runtime;
 use gongkai_proto::v1::requests_server::RequestsServer;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 
 pub use config::Config;
 
@@ -117,7 +116,7 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
         .await;
     let mut stop_server = stop_rx;
     let server = tokio::spawn(router.serve_with_incoming_shutdown(
-        TcpListenerStream::new(listener),
+        gongkai_kernel::grpc::incoming(listener),
         async move {
             let _ = stop_server.wait_for(|s| *s).await;
             health

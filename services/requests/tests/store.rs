@@ -1154,9 +1154,10 @@ async fn case_record_suggestion(db: &Db) -> Result<()> {
             "other unit"
         );
     }
+    // One row per (unit, information): the latest suggestion.
     assert_eq!(
         scalar(db, "SELECT COUNT(*) FROM proactive_suggestions").await?,
-        4
+        3
     );
     Ok(())
 }
