@@ -46,9 +46,11 @@ pub async fn connect(server: &str, token: &str) -> anyhow::Result<Client> {
         .connect()
         .await
         .map_err(|e| anyhow::anyhow!("--server {server}: cannot connect: {e}"))?;
-    Ok(PublishingClient::with_interceptor(channel, Auth::new(token)?)
-        .max_decoding_message_size(64 * 1024 * 1024)
-        .max_encoding_message_size(64 * 1024 * 1024))
+    Ok(
+        PublishingClient::with_interceptor(channel, Auth::new(token)?)
+            .max_decoding_message_size(64 * 1024 * 1024)
+            .max_encoding_message_size(64 * 1024 * 1024),
+    )
 }
 
 /// A gRPC error as one line for the operator: code and message.

@@ -11,9 +11,18 @@ use crate::client::{Auth, describe};
 #[derive(clap::Args, Clone)]
 pub struct RConn {
     /// Requests service address.
-    #[arg(long, env = "GONGKAI_REQUESTS_SERVER", default_value = "http://127.0.0.1:7402")]
+    #[arg(
+        long,
+        env = "GONGKAI_REQUESTS_SERVER",
+        default_value = "http://127.0.0.1:7402"
+    )]
     pub server: String,
-    #[arg(long, env = "GONGKAI_TOKEN", default_value = "", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "GONGKAI_TOKEN",
+        default_value = "",
+        hide_env_values = true
+    )]
     pub token: String,
 }
 
@@ -109,12 +118,17 @@ async fn connect(conn: &RConn) -> anyhow::Result<Client> {
         .connect()
         .await
         .map_err(|e| anyhow::anyhow!("--server {}: cannot connect: {e}", conn.server))?;
-    Ok(RequestsClient::with_interceptor(channel, Auth::new(&conn.token)?))
+    Ok(RequestsClient::with_interceptor(
+        channel,
+        Auth::new(&conn.token)?,
+    ))
 }
 
 macro_rules! call {
     ($e:expr) => {
-        $e.await.map_err(|s| anyhow::anyhow!(describe(&s)))?.into_inner()
+        $e.await
+            .map_err(|s| anyhow::anyhow!(describe(&s)))?
+            .into_inner()
     };
 }
 
@@ -159,14 +173,25 @@ pub async fn run(cmd: RequestCmd) -> anyhow::Result<()> {
                 received_on,
             }));
             println!("tracking_no: {}", r.tracking_no);
-            println!("query_code:  {}   (keep it: it is shown only once)", r.query_code);
+            println!(
+                "query_code:  {}   (keep it: it is shown only once)",
+                r.query_code
+            );
             println!(
                 "reply due:   {}{}",
                 r.reply_due,
-                if r.due_provisional { " (provisional)" } else { "" }
+                if r.due_provisional {
+                    " (provisional)"
+                } else {
+                    ""
+                }
             );
         }
-        RequestCmd::Status { conn, tracking_no, code } => {
+        RequestCmd::Status {
+            conn,
+            tracking_no,
+            code,
+        } => {
             let mut c = connect(&conn).await?;
             let s = call!(c.get_request_status(pb::GetRequestStatusRequest {
                 tracking_no,
@@ -186,16 +211,25 @@ pub async fn run(cmd: RequestCmd) -> anyhow::Result<()> {
                 request_id: String::new(),
                 tracking_no,
             }));
-            println!("{} {} ({}) received {}", r.tracking_no, r.status_label, r.status, r.received_on);
+            println!(
+                "{} {} ({}) received {}",
+                r.tracking_no, r.status_label, r.status, r.received_on
+            );
             println!("information sought: {}", r.description);
             if !r.due_on.is_empty() {
                 println!("due: {} by {}", r.due_kind, r.due_on);
             }
             if !r.suggested_category.is_empty() {
-                println!("suggested: {} (earlier: {})", r.suggested_category, r.duplicate_of);
+                println!(
+                    "suggested: {} (earlier: {})",
+                    r.suggested_category, r.duplicate_of
+                );
             }
             for t in r.transitions {
-                println!("  {} {} {} → {} {}", t.day, t.actor, t.action, t.to_status, t.reason);
+                println!(
+                    "  {} {} {} → {} {}",
+                    t.day, t.actor, t.action, t.to_status, t.reason
+                );
             }
         }
         RequestCmd::Queue { conn, queue, limit } => {
@@ -206,7 +240,10 @@ pub async fn run(cmd: RequestCmd) -> anyhow::Result<()> {
                 ..Default::default()
             }));
             for e in q.entries {
-                println!("{} {:<12} {:<13} {} (received {})", e.due_on, e.due_kind, e.status, e.tracking_no, e.received_on);
+                println!(
+                    "{} {:<12} {:<13} {} (received {})",
+                    e.due_on, e.due_kind, e.status, e.tracking_no, e.received_on
+                );
             }
         }
         RequestCmd::Reply {
@@ -239,7 +276,10 @@ pub async fn run(cmd: RequestCmd) -> anyhow::Result<()> {
         RequestCmd::Annual { conn, year } => {
             let mut c = connect(&conn).await?;
             let a = call!(c.get_annual_report(pb::GetAnnualReportRequest { year }));
-            println!("{} {} 年 表三 (自然人 商业企业 科研机构 社会公益组织 法律服务机构 其他 总计)", a.unit, a.year);
+            println!(
+                "{} {} 年 表三 (自然人 商业企业 科研机构 社会公益组织 法律服务机构 其他 总计)",
+                a.unit, a.year
+            );
             for r in a.table_three {
                 let cells: Vec<String> = r.cells.iter().map(i64::to_string).collect();
                 println!("  {:<40} {}", r.label, cells.join(" "));

@@ -34,12 +34,19 @@ pub struct NewEvent<'a, P: prost::Message> {
     pub payload: &'a P,
 }
 
-/// Writes `event` into the outbox on `conn` (inside the caller's
-/// transaction). Returns the event id.
-pub async fn enqueue<P: prost::Message>(
-    conn: &mut AnyConnection,
-    event: NewEvent<'_, P>,
-) -> Result<String, sqlx::Error> {
+/// An outbox row ready to be written: the envelope encoded, the subject
+/// and trace context fixed at the time of the state change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub event_id: String,
+    pub subject: String,
+    pub payload: Vec<u8>,
+    pub traceparent: Option<String>,
+    pub created_at: i64,
+}
+
+/// Builds the row for `event`, capturing the current span's trace context.
+pub fn prepare<P: prost::Message>(event: NewEvent<'_, P>) -> OutboxRow {
     let id = uuid::Uuid::now_v7().to_string();
     let now = now_ms();
     let envelope = Event {
@@ -50,19 +57,34 @@ pub async fn enqueue<P: prost::Message>(
         payload_type: event.payload_type.to_owned(),
         payload: event.payload.encode_to_vec(),
     };
-    let subject = event_subject(event.service, event.entity, event.verb, event.unit);
+    OutboxRow {
+        event_id: id,
+        subject: event_subject(event.service, event.entity, event.verb, event.unit),
+        payload: envelope.encode_to_vec(),
+        traceparent: current_traceparent(),
+        created_at: now,
+    }
+}
+
+/// Writes `event` into the outbox on `conn` (inside the caller's
+/// transaction). Returns the event id.
+pub async fn enqueue<P: prost::Message>(
+    conn: &mut AnyConnection,
+    event: NewEvent<'_, P>,
+) -> Result<String, sqlx::Error> {
+    let row = prepare(event);
     sqlx::query(
         "INSERT INTO gk_outbox (event_id, subject, payload, traceparent, created_at) \
          VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(&id)
-    .bind(subject)
-    .bind(envelope.encode_to_vec())
-    .bind(current_traceparent())
-    .bind(now)
+    .bind(&row.event_id)
+    .bind(&row.subject)
+    .bind(&row.payload)
+    .bind(&row.traceparent)
+    .bind(row.created_at)
     .execute(conn)
     .await?;
-    Ok(id)
+    Ok(row.event_id)
 }
 
 /// Handle of a running relay.

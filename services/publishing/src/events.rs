@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use gongkai_kernel::UnitPath;
 use gongkai_kernel::consumer::EventHandler;
-use gongkai_kernel::outbox::{NewEvent, enqueue};
+use gongkai_kernel::outbox::{NewEvent, OutboxRow, enqueue, prepare};
 use gongkai_proto::v1::{
     DocumentChanged, DocumentLate, DocumentPrivacyBlocked, Event, FindingCount,
     ProactiveDisclosureSuggested,
@@ -42,27 +42,18 @@ pub fn changed_payload(unit_name: &str, d: &DocRow) -> DocumentChanged {
     }
 }
 
-/// document.published / document.revised / document.abolished.
-pub async fn document_changed(
-    conn: &mut AnyConnection,
-    unit: &UnitPath,
-    unit_name: &str,
-    d: &DocRow,
-    verb: &str,
-) -> Result<String, sqlx::Error> {
+/// document.published / document.revised / document.abolished, as an
+/// outbox row written with the change.
+pub fn document_changed(unit: &UnitPath, unit_name: &str, d: &DocRow, verb: &str) -> OutboxRow {
     let payload = changed_payload(unit_name, d);
-    enqueue(
-        conn,
-        NewEvent {
-            service: SERVICE,
-            entity: ENTITY,
-            verb,
-            unit,
-            payload_type: "gongkai.v1.DocumentChanged",
-            payload: &payload,
-        },
-    )
-    .await
+    prepare(NewEvent {
+        service: SERVICE,
+        entity: ENTITY,
+        verb,
+        unit,
+        payload_type: "gongkai.v1.DocumentChanged",
+        payload: &payload,
+    })
 }
 
 pub async fn privacy_blocked(
@@ -99,12 +90,7 @@ pub async fn privacy_blocked(
     .await
 }
 
-pub async fn late(
-    conn: &mut AnyConnection,
-    unit: &UnitPath,
-    d: &DocRow,
-    limit_days: i64,
-) -> Result<String, sqlx::Error> {
+pub fn late(unit: &UnitPath, d: &DocRow, limit_days: i64) -> OutboxRow {
     let payload = DocumentLate {
         document_id: d.id.clone(),
         unit: d.unit.clone(),
@@ -116,18 +102,14 @@ pub async fn late(
         limit_days,
         provisional: d.timeliness_provisional,
     };
-    enqueue(
-        conn,
-        NewEvent {
-            service: SERVICE,
-            entity: ENTITY,
-            verb: "late",
-            unit,
-            payload_type: "gongkai.v1.DocumentLate",
-            payload: &payload,
-        },
-    )
-    .await
+    prepare(NewEvent {
+        service: SERVICE,
+        entity: ENTITY,
+        verb: "late",
+        unit,
+        payload_type: "gongkai.v1.DocumentLate",
+        payload: &payload,
+    })
 }
 
 /// Builds the subtree catalogue from the children's document events.

@@ -237,7 +237,10 @@ impl SearchIndex {
             index.set_multithread_executor(threads)?;
         }
         let watermark = parse_watermark(index.load_metas()?.payload.as_deref());
-        let writer = index.writer(WRITER_MEMORY_BUDGET)?;
+        // One indexing thread: a node indexes a trickle of publications, and
+        // the cores are better left to the calls being served (more threads
+        // would also make more, smaller segments to merge).
+        let writer = index.writer_with_num_threads(1, WRITER_MEMORY_BUDGET)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)

@@ -130,6 +130,22 @@ fn history(action: Action, actor: &str, from: State, to: State, comment: &str) -
     }
 }
 
+/// Attempts at a change read outside the writer before giving up on a
+/// document others keep changing.
+const RETRIES: usize = 3;
+
+fn conflict(id: &str) -> ApiError {
+    ApiError::FailedPrecondition(format!(
+        "document_id: {id} was changed by someone else meanwhile; read it again and retry"
+    ))
+}
+
+/// A change stamp later than `prev`, so that two changes never share one and
+/// the write's "unchanged since read" check is exact.
+fn next_stamp(prev: i64) -> i64 {
+    now_ms().max(prev + 1)
+}
+
 fn map_unique(e: sqlx::Error, doc_number: Option<&str>) -> ApiError {
     if is_unique_violation(&e) {
         let c = violated_constraint(&e);
@@ -570,14 +586,15 @@ impl Publishing {
     }
 
     /// Assigns the index number, timeliness and search sequence, and writes
-    /// the version, history and events of a publication.
+    /// the row, its version, history and events. `Ok(false)`: the document
+    /// changed since it was read; the caller rolls back and retries.
     async fn publish_in_tx(
         &self,
         conn: &mut AnyConnection,
         doc: &mut DocRow,
         day: NaiveDate,
         actor: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<bool, ApiError> {
         if doc.fields.attribute != Attribute::Proactive {
             return Err(ApiError::FailedPrecondition(format!(
                 "fields.attribute: only 主动公开 (proactive) documents are published; {} is {}",
@@ -592,14 +609,27 @@ impl Publishing {
             ));
         }
         let from = doc.state;
+        let expect_at = doc.updated_at;
         doc.state = Self::step(doc, Action::Publish)?;
-        if doc.index_no.is_none() {
-            let scope = if self.index_format.per_column() {
-                doc.fields.column.as_str()
-            } else {
-                ""
-            };
-            let seq = store::next_index_seq(conn, &doc.unit, day.year(), scope).await?;
+        let days = self
+            .calendar
+            .working_days_between(doc.fields.date_formed, day);
+        doc.timeliness_days = Some(i64::from(days.value));
+        doc.timeliness_provisional = days.provisional;
+        doc.late = days.value > self.cfg.late_after_working_days;
+        doc.date_published = Some(day);
+        doc.updated_at = next_stamp(expect_at);
+        let scope = if self.index_format.per_column() {
+            doc.fields.column.clone()
+        } else {
+            String::new()
+        };
+        let index =
+            doc.index_no
+                .is_none()
+                .then_some((doc.unit.as_str(), day.year(), scope.as_str()));
+        let (seq, search_seq) = store::take_seqs(conn, self.db.backend(), index).await?;
+        if let Some(seq) = seq {
             doc.index_no = Some(self.index_format.render(
                 &self.org_code,
                 &doc.unit,
@@ -608,36 +638,34 @@ impl Publishing {
                 seq,
             ));
         }
-        let days = self
-            .calendar
-            .working_days_between(doc.fields.date_formed, day);
-        doc.timeliness_days = Some(i64::from(days.value));
-        doc.timeliness_provisional = days.provisional;
-        doc.late = days.value > self.cfg.late_after_working_days;
-        doc.date_published = Some(day);
-        doc.updated_at = now_ms();
-        doc.search_seq = store::next_search_seq(conn).await?;
-        store::update_document(conn, doc)
-            .await
-            .map_err(|e| map_unique(e, doc.fields.doc_number.as_deref()))?;
-        store::insert_version(conn, doc, "published", actor).await?;
-        store::add_history(
-            conn,
-            &doc.id,
-            &history(Action::Publish, actor, from, doc.state, ""),
-        )
-        .await?;
-        events::document_changed(conn, &self.unit, &self.unit_name, doc, "published").await?;
+        doc.search_seq = search_seq;
+        let mut events = vec![events::document_changed(
+            &self.unit,
+            &self.unit_name,
+            doc,
+            "published",
+        )];
         if doc.late {
-            events::late(
-                conn,
+            events.push(events::late(
                 &self.unit,
                 doc,
                 i64::from(self.cfg.late_after_working_days),
-            )
-            .await?;
+            ));
         }
-        Ok(())
+        let h = history(Action::Publish, actor, from, doc.state, "");
+        Ok(store::write_change(
+            conn,
+            self.db.backend(),
+            &store::Change {
+                doc,
+                expect_state: from,
+                expect_updated_at: expect_at,
+                version: Some(("published", actor)),
+                history: &h,
+                events: &events,
+            },
+        )
+        .await?)
     }
 
     pub async fn publish(
@@ -652,39 +680,50 @@ impl Publishing {
             "publish documents",
         )?;
         let day = Self::parse_day("date_published", date)?;
-        let mut tx = self.db.begin().await?;
-        let mut doc = self.load(&mut tx, id).await?;
-        self.owned(claims, &doc)?;
-        Self::step(&doc, Action::Publish)?;
-        let mut findings = self.scan_personal(&doc.fields);
-        let interp = self.interpretation_of(&mut tx, &doc, true).await?;
-        // With no lag allowed the interpretation is released in the same
-        // transaction: both appear together or neither does.
-        let mut release_with = None;
-        if let Some(i) = interp
-            && i.state == State::Approved
-            && self.cfg.interpretation_lag_days == 0
-        {
-            findings.extend(self.scan_personal(&i.fields));
-            release_with = Some(i);
-        }
-        if !findings.is_empty() {
+        for _ in 0..RETRIES {
+            // Read and check outside the writer; the write itself verifies
+            // that nothing changed meanwhile.
+            let mut conn = self.db.read().acquire().await?;
+            let doc = self.load(&mut conn, id).await?;
+            self.owned(claims, &doc)?;
+            Self::step(&doc, Action::Publish)?;
+            let mut findings = self.scan_personal(&doc.fields);
+            let interp = self.interpretation_of(&mut conn, &doc, true).await?;
+            drop(conn);
+            // With no lag allowed the interpretation is released in the same
+            // transaction: both appear together or neither does.
+            let mut targets = vec![doc];
+            if let Some(i) = interp
+                && i.state == State::Approved
+                && self.cfg.interpretation_lag_days == 0
+            {
+                findings.extend(self.scan_personal(&i.fields));
+                targets.push(i);
+            }
+            if !findings.is_empty() {
+                let doc = targets.swap_remove(0);
+                return self.blocked(doc, "publish", findings).await;
+            }
+            let mut tx = self.db.begin().await?;
+            let mut written = true;
+            for d in &mut targets {
+                if !self.publish_in_tx(&mut tx, d, day, &claims.sub).await? {
+                    written = false;
+                    break;
+                }
+            }
+            if written {
+                tx.commit().await?;
+                self.after_public_change();
+                return Ok(Outcome {
+                    document: targets.swap_remove(0),
+                    blocked: false,
+                    findings: Vec::new(),
+                });
+            }
             tx.rollback().await?;
-            return self.blocked(doc, "publish", findings).await;
         }
-        self.publish_in_tx(&mut tx, &mut doc, day, &claims.sub)
-            .await?;
-        if let Some(mut i) = release_with {
-            self.publish_in_tx(&mut tx, &mut i, day, &claims.sub)
-                .await?;
-        }
-        tx.commit().await?;
-        self.after_public_change();
-        Ok(Outcome {
-            document: doc,
-            blocked: false,
-            findings: Vec::new(),
-        })
+        Err(conflict(id))
     }
 
     fn after_public_change(&self) {
@@ -713,51 +752,70 @@ impl Publishing {
             ));
         }
         let fields = self.validate(raw)?;
-        let mut tx = self.db.begin().await?;
-        let mut doc = self.load(&mut tx, id).await?;
-        self.owned(claims, &doc)?;
-        let to = Self::step(&doc, Action::Revise)?;
         if fields.attribute != Attribute::Proactive {
             return Err(ApiError::FailedPrecondition(
                 "fields.attribute: a published document stays 主动公开; abolish it instead".into(),
             ));
         }
-        let findings = self.scan_personal(&fields);
-        if !findings.is_empty() {
-            tx.rollback().await?;
-            return self.blocked(doc, "revise", findings).await;
-        }
-        let confidential = self.scan_confidential(&fields);
-        if !confidential.is_empty() && !confidentiality_cleared {
-            return Ok(Outcome {
-                document: doc,
-                blocked: true,
-                findings: confidential,
-            });
-        }
-        doc.fields = fields;
-        doc.state = to;
-        doc.version += 1;
-        doc.updated_at = now_ms();
-        doc.search_seq = store::next_search_seq(&mut tx).await?;
-        store::update_document(&mut tx, &doc)
+        for _ in 0..RETRIES {
+            let mut doc = {
+                let mut conn = self.db.read().acquire().await?;
+                self.load(&mut conn, id).await?
+            };
+            self.owned(claims, &doc)?;
+            let to = Self::step(&doc, Action::Revise)?;
+            let findings = self.scan_personal(&fields);
+            if !findings.is_empty() {
+                return self.blocked(doc, "revise", findings).await;
+            }
+            let confidential = self.scan_confidential(&fields);
+            if !confidential.is_empty() && !confidentiality_cleared {
+                return Ok(Outcome {
+                    document: doc,
+                    blocked: true,
+                    findings: confidential,
+                });
+            }
+            let expect_at = doc.updated_at;
+            doc.fields = fields.clone();
+            doc.state = to;
+            doc.version += 1;
+            doc.updated_at = next_stamp(expect_at);
+            let mut tx = self.db.begin().await?;
+            doc.search_seq = store::take_seqs(&mut tx, self.db.backend(), None).await?.1;
+            let events = [events::document_changed(
+                &self.unit,
+                &self.unit_name,
+                &doc,
+                "revised",
+            )];
+            let h = history(Action::Revise, &claims.sub, State::Published, to, reason);
+            let written = store::write_change(
+                &mut tx,
+                self.db.backend(),
+                &store::Change {
+                    doc: &doc,
+                    expect_state: State::Published,
+                    expect_updated_at: expect_at,
+                    version: Some((reason, &claims.sub)),
+                    history: &h,
+                    events: &events,
+                },
+            )
             .await
             .map_err(|e| map_unique(e, doc.fields.doc_number.as_deref()))?;
-        store::insert_version(&mut tx, &doc, reason, &claims.sub).await?;
-        store::add_history(
-            &mut tx,
-            id,
-            &history(Action::Revise, &claims.sub, State::Published, to, reason),
-        )
-        .await?;
-        events::document_changed(&mut tx, &self.unit, &self.unit_name, &doc, "revised").await?;
-        tx.commit().await?;
-        self.after_public_change();
-        Ok(Outcome {
-            document: doc,
-            blocked: false,
-            findings: Vec::new(),
-        })
+            if written {
+                tx.commit().await?;
+                self.after_public_change();
+                return Ok(Outcome {
+                    document: doc,
+                    blocked: false,
+                    findings: Vec::new(),
+                });
+            }
+            tx.rollback().await?;
+        }
+        Err(conflict(id))
     }
 
     pub async fn abolish(
@@ -776,35 +834,57 @@ impl Publishing {
             ));
         }
         let day = Self::parse_day("date", date)?;
-        let mut tx = self.db.begin().await?;
-        let mut doc = self.load(&mut tx, id).await?;
-        self.owned(claims, &doc)?;
-        let from = doc.state;
-        doc.state = Self::step(&doc, Action::Abolish)?;
-        if let Some(p) = doc.date_published
-            && day < p
-        {
-            return Err(ApiError::invalid(
-                "date",
-                format!("{day} is before the date published {p}"),
-            ));
+        for _ in 0..RETRIES {
+            let mut doc = {
+                let mut conn = self.db.read().acquire().await?;
+                self.load(&mut conn, id).await?
+            };
+            self.owned(claims, &doc)?;
+            let from = doc.state;
+            doc.state = Self::step(&doc, Action::Abolish)?;
+            if let Some(p) = doc.date_published
+                && day < p
+            {
+                return Err(ApiError::invalid(
+                    "date",
+                    format!("{day} is before the date published {p}"),
+                ));
+            }
+            let expect_at = doc.updated_at;
+            doc.validity = "abolished".into();
+            doc.abolished_on = Some(day);
+            doc.abolish_reason = Some(reason.to_owned());
+            doc.updated_at = next_stamp(expect_at);
+            let mut tx = self.db.begin().await?;
+            doc.search_seq = store::take_seqs(&mut tx, self.db.backend(), None).await?.1;
+            let events = [events::document_changed(
+                &self.unit,
+                &self.unit_name,
+                &doc,
+                "abolished",
+            )];
+            let h = history(Action::Abolish, &claims.sub, from, doc.state, reason);
+            let written = store::write_change(
+                &mut tx,
+                self.db.backend(),
+                &store::Change {
+                    doc: &doc,
+                    expect_state: from,
+                    expect_updated_at: expect_at,
+                    version: None,
+                    history: &h,
+                    events: &events,
+                },
+            )
+            .await?;
+            if written {
+                tx.commit().await?;
+                self.after_public_change();
+                return Ok(doc);
+            }
+            tx.rollback().await?;
         }
-        doc.validity = "abolished".into();
-        doc.abolished_on = Some(day);
-        doc.abolish_reason = Some(reason.to_owned());
-        doc.updated_at = now_ms();
-        doc.search_seq = store::next_search_seq(&mut tx).await?;
-        store::update_document(&mut tx, &doc).await?;
-        store::add_history(
-            &mut tx,
-            id,
-            &history(Action::Abolish, &claims.sub, from, doc.state, reason),
-        )
-        .await?;
-        events::document_changed(&mut tx, &self.unit, &self.unit_name, &doc, "abolished").await?;
-        tx.commit().await?;
-        self.after_public_change();
-        Ok(doc)
+        Err(conflict(id))
     }
 
     pub async fn link_interpretation(

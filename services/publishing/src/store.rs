@@ -732,3 +732,265 @@ pub async fn suggestions(
         })
         .collect()
 }
+
+/// A bind value of a statement assembled at run time.
+enum Val {
+    S(String),
+    OS(Option<String>),
+    I(i64),
+    OI(Option<i64>),
+    B(Vec<u8>),
+}
+
+/// Parameters of an assembled statement, numbered as they are added.
+#[derive(Default)]
+struct Params(Vec<Val>);
+
+impl Params {
+    fn add(&mut self, v: Val) -> String {
+        self.0.push(v);
+        format!("${}", self.0.len())
+    }
+
+    fn bind<'q>(
+        self,
+        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        for v in self.0 {
+            q = match v {
+                Val::S(s) => q.bind(s),
+                Val::OS(s) => q.bind(s),
+                Val::I(i) => q.bind(i),
+                Val::OI(i) => q.bind(i),
+                Val::B(b) => q.bind(b),
+            };
+        }
+        q
+    }
+}
+
+/// A change to a document that becomes public in one round trip: the row
+/// itself (only if it is still in `expect_state` at `expect_updated_at`),
+/// optionally a version, a history entry and the outbox rows.
+pub struct Change<'a> {
+    pub doc: &'a DocRow,
+    pub expect_state: State,
+    pub expect_updated_at: i64,
+    /// `(reason, actor)` when the change makes a new published version.
+    pub version: Option<(&'a str, &'a str)>,
+    pub history: &'a HistoryRow,
+    pub events: &'a [gongkai_kernel::outbox::OutboxRow],
+}
+
+/// Writes `c` as one statement (PostgreSQL: a data-modifying CTE) or one
+/// batch of statements (SQLite). Returns false, writing nothing that
+/// survives the caller's rollback, when the document changed meanwhile.
+pub async fn write_change(
+    conn: &mut AnyConnection,
+    backend: gongkai_kernel::db::Backend,
+    c: &Change<'_>,
+) -> Result<bool, sqlx::Error> {
+    let d = c.doc;
+    let f = &d.fields;
+    let mut p = Params::default();
+    let id = p.add(Val::S(d.id.clone()));
+    let sets = [
+        ("state", Val::S(d.state.as_str().into())),
+        ("version", Val::I(d.version)),
+        ("title", Val::S(f.title.clone())),
+        ("doc_number", Val::OS(f.doc_number.clone())),
+        ("subject", Val::S(f.subject.clone())),
+        ("publisher", Val::S(f.publisher.clone())),
+        ("date_formed", Val::S(iso(f.date_formed))),
+        ("attribute", Val::S(f.attribute.as_str().into())),
+        ("withheld_reason", Val::OS(f.withheld_reason.clone())),
+        ("column_code", Val::S(f.column.clone())),
+        ("body", Val::S(f.body.clone())),
+        ("summary", Val::S(f.summary.clone())),
+        ("index_no", Val::OS(d.index_no.clone())),
+        ("date_published", Val::OS(d.date_published.map(iso))),
+        ("validity", Val::S(d.validity.clone())),
+        ("updated_at", Val::I(d.updated_at)),
+        ("interprets", Val::OS(d.interprets.clone())),
+        ("interpretation", Val::OS(d.interpretation.clone())),
+        (
+            "confidential_findings",
+            Val::S(d.confidential_findings.clone()),
+        ),
+        ("timeliness_days", Val::OI(d.timeliness_days)),
+        ("late", Val::I(i64::from(d.late))),
+        (
+            "timeliness_provisional",
+            Val::I(i64::from(d.timeliness_provisional)),
+        ),
+        ("abolished_on", Val::OS(d.abolished_on.map(iso))),
+        ("abolish_reason", Val::OS(d.abolish_reason.clone())),
+        ("search_seq", Val::I(d.search_seq)),
+    ];
+    let mut set_sql = Vec::with_capacity(sets.len());
+    let mut cols: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+    for (col, v) in sets {
+        let ph = p.add(v);
+        set_sql.push(format!("{col} = {ph}"));
+        cols.insert(col, ph);
+    }
+    let expect_state = p.add(Val::S(c.expect_state.as_str().into()));
+    let expect_at = p.add(Val::I(c.expect_updated_at));
+    let update = format!(
+        "UPDATE documents SET {} WHERE id = {id} AND state = {expect_state} AND updated_at = {expect_at}",
+        set_sql.join(", ")
+    );
+    // The version repeats the document's own parameters.
+    let version = c.version.map(|(reason, actor)| {
+        let reason = p.add(Val::S(reason.into()));
+        let actor = p.add(Val::S(actor.into()));
+        let now = p.add(Val::I(now_ms()));
+        let values = [
+            "version",
+            "title",
+            "doc_number",
+            "subject",
+            "publisher",
+            "date_formed",
+            "attribute",
+            "withheld_reason",
+            "column_code",
+            "body",
+            "summary",
+        ]
+        .iter()
+        .map(|c| cols[c].clone())
+        .collect::<Vec<_>>()
+        .join(", ");
+        (
+            "INSERT INTO document_versions (document_id, version, title, doc_number, subject, \
+             publisher, date_formed, attribute, withheld_reason, column_code, body, summary, \
+             reason, created_by, created_at)"
+                .to_owned(),
+            format!("{values}, {reason}, {actor}, {now}"),
+        )
+    });
+    let h = c.history;
+    let history_values = [
+        p.add(Val::S(h.action.clone())),
+        p.add(Val::S(h.actor.clone())),
+        p.add(Val::S(h.from_state.clone())),
+        p.add(Val::S(h.to_state.clone())),
+        p.add(Val::S(h.comment.clone())),
+        p.add(Val::I(h.at)),
+    ]
+    .join(", ");
+    let history_insert = "INSERT INTO document_history (document_id, action, actor, from_state, to_state, comment, at)";
+    let outbox_rows: Vec<String> = c
+        .events
+        .iter()
+        .map(|e| {
+            format!(
+                "({}, {}, {}, {}, {})",
+                p.add(Val::S(e.event_id.clone())),
+                p.add(Val::S(e.subject.clone())),
+                p.add(Val::B(e.payload.clone())),
+                p.add(Val::OS(e.traceparent.clone())),
+                p.add(Val::I(e.created_at)),
+            )
+        })
+        .collect();
+    let outbox_insert =
+        "INSERT INTO gk_outbox (event_id, subject, payload, traceparent, created_at)";
+    match backend {
+        gongkai_kernel::db::Backend::Postgres => {
+            // Everything hangs off the UPDATE's row: no row, no writes.
+            let mut sql = format!("WITH u AS ({update} RETURNING id)");
+            if let Some((insert, values)) = &version {
+                sql.push_str(&format!(", v AS ({insert} SELECT id, {values} FROM u)"));
+            }
+            sql.push_str(&format!(
+                ", h AS ({history_insert} SELECT id, {history_values} FROM u)"
+            ));
+            if !outbox_rows.is_empty() {
+                sql.push_str(&format!(
+                    ", o AS ({outbox_insert} SELECT x.* FROM u, (VALUES {}) AS x(event_id, subject, payload, traceparent, created_at))",
+                    outbox_rows.join(", ")
+                ));
+            }
+            sql.push_str(" SELECT COUNT(*) FROM u");
+            let n: i64 = p
+                .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+                .fetch_one(conn)
+                .await?
+                .try_get(0)?;
+            Ok(n == 1)
+        }
+        gongkai_kernel::db::Backend::Sqlite => {
+            // One batch; the caller rolls back unless every statement wrote.
+            let mut sql = format!("{update};");
+            let mut expected = 1u64;
+            if let Some((insert, values)) = &version {
+                sql.push_str(&format!("{insert} VALUES ({id}, {values});"));
+                expected += 1;
+            }
+            sql.push_str(&format!(
+                "{history_insert} VALUES ({id}, {history_values});"
+            ));
+            expected += 1;
+            if !outbox_rows.is_empty() {
+                sql.push_str(&format!(
+                    "{outbox_insert} VALUES {};",
+                    outbox_rows.join(", ")
+                ));
+                expected += outbox_rows.len() as u64;
+            }
+            let done = p
+                .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+                .execute(conn)
+                .await?;
+            Ok(done.rows_affected() == expected)
+        }
+    }
+}
+
+/// Takes the next index-number sequence (when `index` is given as
+/// `(unit, year, scope)`) and the next search sequence, in one round trip.
+/// Both rows stay locked until the caller commits, which orders concurrent
+/// publications; so this comes last before the write.
+pub async fn take_seqs(
+    conn: &mut AnyConnection,
+    backend: gongkai_kernel::db::Backend,
+    index: Option<(&str, i32, &str)>,
+) -> Result<(Option<i64>, i64), sqlx::Error> {
+    let Some((unit, year, scope)) = index else {
+        return Ok((None, next_search_seq(conn).await?));
+    };
+    let counter = "INSERT INTO index_counters (unit, year, scope, next_seq) VALUES ($1, $2, $3, 2) \
+         ON CONFLICT (unit, year, scope) DO UPDATE SET next_seq = index_counters.next_seq + 1 \
+         RETURNING next_seq - 1";
+    let search = "UPDATE counters SET value = value + 1 WHERE name = 'search' RETURNING value";
+    match backend {
+        gongkai_kernel::db::Backend::Postgres => {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "WITH i AS ({counter} AS seq), s AS ({search}) SELECT i.seq, s.value FROM i, s"
+            )))
+            .bind(unit)
+            .bind(i64::from(year))
+            .bind(scope)
+            .fetch_one(conn)
+            .await?;
+            Ok((Some(row.try_get(0)?), row.try_get(1)?))
+        }
+        gongkai_kernel::db::Backend::Sqlite => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{counter}; {search};")))
+                .bind(unit)
+                .bind(i64::from(year))
+                .bind(scope)
+                .fetch_all(conn)
+                .await?;
+            match rows.as_slice() {
+                [i, s] => Ok((Some(i.try_get(0)?), s.try_get(0)?)),
+                _ => Err(sqlx::Error::Protocol(format!(
+                    "expected 2 sequence rows, got {}",
+                    rows.len()
+                ))),
+            }
+        }
+    }
+}

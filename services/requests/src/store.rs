@@ -380,7 +380,9 @@ pub struct QueueRow {
 }
 
 /// Open requests due in `[from, to]`, oldest due first, after the cursor
-/// `(after_due, after_id)`. Served by the partial index `requests_queue`.
+/// `(after_due, after_id)`. Served by the partial index `requests_queue`;
+/// the redundant `due_on >= $4` lets PostgreSQL start the index scan at the
+/// cursor instead of filtering everything before it (an OR is no bound).
 pub async fn queue(
     conn: &mut AnyConnection,
     unit: &str,
@@ -393,7 +395,7 @@ pub async fn queue(
     let rows = sqlx::query(
         "SELECT id, tracking_no, status, due_kind, due_on, received_on FROM requests \
          WHERE unit = $1 AND open = 1 AND due_on >= $2 AND due_on <= $3 \
-         AND (due_on > $4 OR (due_on = $4 AND id > $5)) \
+         AND due_on >= $4 AND (due_on > $4 OR (due_on = $4 AND id > $5)) \
          ORDER BY due_on, id LIMIT $6",
     )
     .bind(unit)
