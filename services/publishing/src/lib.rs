@@ -52,6 +52,8 @@ impl Running {
             Ok(r) => r??,
             Err(_) => tracing::warn!("in-flight calls still running after the grace period"),
         }
+        // Calls are done: the writer may finish its queue and stop.
+        self.service.stop_writer();
         for h in self.background {
             if tokio::time::timeout(DRAIN, h).await.is_err() {
                 tracing::warn!("a background task did not stop in time");
@@ -152,6 +154,7 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
         relay,
     })?);
     service.load_custom_columns().await?;
+    background.push(service.start_writer());
 
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await

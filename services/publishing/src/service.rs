@@ -87,7 +87,24 @@ pub struct Publishing {
     search: Arc<SearchIndex>,
     indexer: Indexer,
     relay: Relay,
+    /// The group-commit writer for publications, once started.
+    writer: RwLock<Option<tokio::sync::mpsc::Sender<PublishJob>>>,
 }
+
+/// A checked publication waiting for the group-commit writer.
+pub struct PublishJob {
+    /// The document, then the interpretation released with it, if any.
+    targets: Vec<DocRow>,
+    day: NaiveDate,
+    actor: String,
+    /// The caller's span: events written for the job carry its trace.
+    span: tracing::Span,
+    /// `Ok(None)`: a target changed since it was read; read again.
+    reply: tokio::sync::oneshot::Sender<Result<Option<DocRow>, ApiError>>,
+}
+
+/// Publications taken into one transaction at most.
+const GROUP_MAX: usize = 64;
 
 /// Pieces `Publishing` is built from.
 pub struct Parts {
@@ -186,6 +203,7 @@ impl Publishing {
             search: p.search,
             indexer: p.indexer,
             relay: p.relay,
+            writer: RwLock::new(None),
         })
     }
 
@@ -704,26 +722,133 @@ impl Publishing {
                 let doc = targets.swap_remove(0);
                 return self.blocked(doc, "publish", findings).await;
             }
-            let mut tx = self.db.begin().await?;
-            let mut written = true;
-            for d in &mut targets {
-                if !self.publish_in_tx(&mut tx, d, day, &claims.sub).await? {
-                    written = false;
-                    break;
+            let writer = self
+                .writer
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            let published = match writer {
+                Some(writer) => {
+                    let (reply, answer) = tokio::sync::oneshot::channel();
+                    let job = PublishJob {
+                        targets,
+                        day,
+                        actor: claims.sub.clone(),
+                        span: tracing::Span::current(),
+                        reply,
+                    };
+                    writer.send(job).await.map_err(|_| {
+                        ApiError::Unavailable("the service is shutting down".into())
+                    })?;
+                    answer.await.map_err(|_| {
+                        ApiError::Unavailable("the service is shutting down".into())
+                    })??
                 }
-            }
-            if written {
-                tx.commit().await?;
+                None => self.publish_alone(targets, day, &claims.sub).await?,
+            };
+            if let Some(doc) = published {
                 self.after_public_change();
                 return Ok(Outcome {
-                    document: targets.swap_remove(0),
+                    document: doc,
                     blocked: false,
                     findings: Vec::new(),
                 });
             }
-            tx.rollback().await?;
         }
         Err(conflict(id))
+    }
+
+    /// One publication in its own transaction; `Ok(None)` on a conflict.
+    async fn publish_alone(
+        &self,
+        mut targets: Vec<DocRow>,
+        day: NaiveDate,
+        actor: &str,
+    ) -> Result<Option<DocRow>, ApiError> {
+        let mut tx = self.db.begin().await?;
+        for d in &mut targets {
+            if !self.publish_in_tx(&mut tx, d, day, actor).await? {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(targets.swap_remove(0)))
+    }
+
+    /// Several publications in one transaction: one commit for all of them.
+    /// Any refusal or conflict undoes the whole group, and its jobs are then
+    /// run one by one so that each gets its own answer.
+    async fn publish_group(&self, jobs: &mut [PublishJob]) -> Result<Vec<DocRow>, ()> {
+        use tracing::Instrument as _;
+        let Ok(mut tx) = self.db.begin().await else {
+            return Err(());
+        };
+        let mut done = Vec::with_capacity(jobs.len());
+        for job in jobs.iter() {
+            let mut targets = job.targets.clone();
+            for d in &mut targets {
+                let write = self
+                    .publish_in_tx(&mut tx, d, job.day, &job.actor)
+                    .instrument(job.span.clone());
+                if !matches!(write.await, Ok(true)) {
+                    let _ = tx.rollback().await;
+                    return Err(());
+                }
+            }
+            done.push(targets.swap_remove(0));
+        }
+        tx.commit().await.map_err(|_| ())?;
+        Ok(done)
+    }
+
+    /// Starts the group-commit writer: publications arriving together share
+    /// one transaction, so many callers pay for one commit. It runs until
+    /// `stop_writer`, answering everything sent before.
+    pub fn start_writer(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        use tracing::Instrument as _;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<PublishJob>(GROUP_MAX * 4);
+        *self.writer.write().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+        // The task holds the service only weakly: it ends when the last
+        // sender is gone, not when the service is dropped.
+        let svc = Arc::downgrade(self);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let Some(svc) = svc.upgrade() else { return };
+                let mut jobs = vec![first];
+                while jobs.len() < GROUP_MAX {
+                    match rx.try_recv() {
+                        Ok(j) => jobs.push(j),
+                        Err(_) => break,
+                    }
+                }
+                if jobs.len() > 1
+                    && let Ok(docs) = svc.publish_group(&mut jobs).await
+                {
+                    for (job, doc) in jobs.into_iter().zip(docs) {
+                        let _ = job.reply.send(Ok(Some(doc)));
+                    }
+                    continue;
+                }
+                for job in jobs {
+                    let span = job.span.clone();
+                    let r = svc
+                        .publish_alone(job.targets, job.day, &job.actor)
+                        .instrument(span)
+                        .await;
+                    let _ = job.reply.send(r);
+                }
+            }
+        })
+    }
+
+    /// Lets the writer finish what it was sent and stop; publications after
+    /// this run in their own transactions.
+    pub fn stop_writer(&self) {
+        self.writer
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
     }
 
     fn after_public_change(&self) {
