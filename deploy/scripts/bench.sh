@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # `make bench`: the publish benchmark (gRPC, SQLite and PostgreSQL, with its
-# baselines), the search benchmark, and an idle node's resident memory.
+# baselines), the search benchmark, the requests benchmark (deadline
+# computations, the overdue queue at 1,000,000 requests) and an idle node's
+# resident memory.
 # Everything goes to stdout and to target/bench-results.txt.
 #
 # Environment: GONGKAI_BENCH_N, GONGKAI_BENCH_CLIENTS, GONGKAI_BENCH_BACKENDS
-# (publish), GONGKAI_BENCH_DOCS, GONGKAI_BENCH_QUERIES (search), DATABASE_URL
+# (publish, requests), GONGKAI_BENCH_DOCS, GONGKAI_BENCH_QUERIES (search),
+# GONGKAI_BENCH_REQUESTS (requests), DATABASE_URL
 # (an existing PostgreSQL server instead of a temporary cluster) and
 # NATS_SERVER_BIN are passed on.
 set -euo pipefail
@@ -101,6 +104,9 @@ main() {
     echo
     echo "== cargo bench -p gongkai-publishing --bench search"
     cargo bench -p gongkai-publishing --bench search
+    echo
+    echo "== cargo bench -p gongkai-requests --bench requests"
+    cargo bench -p gongkai-requests --bench requests
     echo
     # In a subshell so that its EXIT trap cleans up when it ends.
     (idle_memory)
