@@ -66,3 +66,34 @@ pub fn with_health_and_reflection(
     router = router.add_service(health).add_service(reflection);
     Ok((router, reporter))
 }
+
+/// Grace period for in-flight calls and for each background task's last
+/// work (the outbox flush above all) at shutdown.
+pub const DRAIN: Duration = Duration::from_secs(10);
+
+/// A service's gRPC server task and its stop signal.
+pub struct ServerTask {
+    pub stop: tokio::sync::watch::Sender<bool>,
+    pub server: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl ServerTask {
+    /// Stops accepting and waits (bounded) for in-flight calls to finish.
+    pub async fn stop_accepting(&mut self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        match tokio::time::timeout(DRAIN, &mut self.server).await {
+            Ok(r) => r??,
+            Err(_) => tracing::warn!("in-flight calls still running after the grace period"),
+        }
+        Ok(())
+    }
+}
+
+/// Waits (bounded) for background tasks that have been told to stop.
+pub async fn join_background(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for h in tasks {
+        if tokio::time::timeout(DRAIN, h).await.is_err() {
+            tracing::warn!("a background task did not stop in time");
+        }
+    }
+}

@@ -35,30 +35,18 @@ use crate::service::{Parts, Publishing};
 pub struct Running {
     pub addr: SocketAddr,
     pub service: Arc<Publishing>,
-    stop: watch::Sender<bool>,
-    server: JoinHandle<Result<(), tonic::transport::Error>>,
+    server: gongkai_kernel::grpc::ServerTask,
     background: Vec<JoinHandle<()>>,
 }
-
-/// Grace period for in-flight calls and the last outbox flush.
-const DRAIN: Duration = Duration::from_secs(10);
 
 impl Running {
     /// Stops accepting, finishes in-flight calls, flushes the outbox and the
     /// search index, and closes the database.
-    pub async fn shutdown(self) -> anyhow::Result<()> {
-        let _ = self.stop.send(true);
-        match tokio::time::timeout(DRAIN, self.server).await {
-            Ok(r) => r??,
-            Err(_) => tracing::warn!("in-flight calls still running after the grace period"),
-        }
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.server.stop_accepting().await?;
         // Calls are done: the writer may finish its queue and stop.
         self.service.stop_writer();
-        for h in self.background {
-            if tokio::time::timeout(DRAIN, h).await.is_err() {
-                tracing::warn!("a background task did not stop in time");
-            }
-        }
+        gongkai_kernel::grpc::join_background(self.background).await;
         self.service.db().close().await;
         Ok(())
     }
@@ -99,8 +87,12 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
     let search = Arc::new(open_index(&db, &search_dir).await?);
 
     let (stop, stop_rx) = watch::channel(false);
-    let (relay, relay_task) =
-        gongkai_kernel::outbox::spawn(db.clone(), rt.bus.clone(), stop_rx.clone(), DRAIN);
+    let (relay, relay_task) = gongkai_kernel::outbox::spawn(
+        db.clone(),
+        rt.bus.clone(),
+        stop_rx.clone(),
+        gongkai_kernel::grpc::DRAIN,
+    );
     let (indexer, indexer_task) = indexer::spawn(
         db.clone(),
         search.clone(),
@@ -180,8 +172,7 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
     Ok(Running {
         addr,
         service,
-        stop,
-        server,
+        server: gongkai_kernel::grpc::ServerTask { stop, server },
         background,
     })
 }

@@ -31,27 +31,16 @@ use crate::service::RequestsService;
 pub struct Running {
     pub addr: SocketAddr,
     pub service: Arc<RequestsService>,
-    stop: watch::Sender<bool>,
-    server: JoinHandle<Result<(), tonic::transport::Error>>,
+    server: gongkai_kernel::grpc::ServerTask,
     background: Vec<JoinHandle<()>>,
 }
-
-const DRAIN: Duration = Duration::from_secs(10);
 
 impl Running {
     /// Stops accepting, finishes in-flight calls, flushes the outbox and
     /// closes the database.
-    pub async fn shutdown(self) -> anyhow::Result<()> {
-        let _ = self.stop.send(true);
-        match tokio::time::timeout(DRAIN, self.server).await {
-            Ok(r) => r??,
-            Err(_) => tracing::warn!("in-flight calls still running after the grace period"),
-        }
-        for h in self.background {
-            if tokio::time::timeout(DRAIN, h).await.is_err() {
-                tracing::warn!("a background task did not stop in time");
-            }
-        }
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.server.stop_accepting().await?;
+        gongkai_kernel::grpc::join_background(self.background).await;
         self.service.db().close().await;
         Ok(())
     }
@@ -78,8 +67,12 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
     };
     let db = store::connect(&url).await.context("requests database")?;
     let (stop, stop_rx) = watch::channel(false);
-    let (relay, relay_task) =
-        gongkai_kernel::outbox::spawn(db.clone(), rt.bus.clone(), stop_rx.clone(), DRAIN);
+    let (relay, relay_task) = gongkai_kernel::outbox::spawn(
+        db.clone(),
+        rt.bus.clone(),
+        stop_rx.clone(),
+        gongkai_kernel::grpc::DRAIN,
+    );
     let service = Arc::new(RequestsService::new(
         db,
         node.unit.clone(),
@@ -127,8 +120,7 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
     Ok(Running {
         addr,
         service,
-        stop,
-        server,
+        server: gongkai_kernel::grpc::ServerTask { stop, server },
         background: vec![relay_task, scheduler],
     })
 }
