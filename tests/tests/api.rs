@@ -670,3 +670,82 @@ async fn health_and_reflection_are_served() -> anyhow::Result<()> {
     node.stop().await?;
     Ok(())
 }
+
+/// Many publications at once share transactions (group commit); index
+/// numbers stay gap-free and unique, and each gets exactly one event.
+async fn concurrent_publications_get_consecutive_index_numbers(
+    database_url: &str,
+) -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let mut node = Node::start_with("340823.edu", &nats, publishing_config(database_url)).await?;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let d = editor
+            .create_document(pb::CreateDocumentRequest {
+                fields: Some(fields(&format!("并发发布{i}"), "政务公开。")),
+            })
+            .await?
+            .into_inner();
+        editor
+            .submit_document(pb::SubmitDocumentRequest {
+                document_id: d.id.clone(),
+            })
+            .await?;
+        reviewer
+            .review_document(pb::ReviewDocumentRequest {
+                document_id: d.id.clone(),
+                approve: true,
+                comment: String::new(),
+                confidentiality_cleared: false,
+            })
+            .await?;
+        ids.push(d.id);
+    }
+    let calls = ids.iter().map(|id| {
+        let mut c = editor.clone();
+        let id = id.clone();
+        async move {
+            c.publish_document(pb::PublishDocumentRequest {
+                document_id: id,
+                date_published: String::new(),
+            })
+            .await
+            .map(|r| r.into_inner().document.unwrap_or_default().index_no)
+        }
+    });
+    let mut numbers: Vec<String> = futures::future::try_join_all(calls).await?;
+    numbers.sort();
+    let year = gongkai_kernel::db::today_cst().format("%Y").to_string();
+    let expected: Vec<String> = (1..=40).map(|n| format!("{ORG}/{year}-{n:05}")).collect();
+    assert_eq!(numbers, expected);
+    // Publishing one of them again is refused and takes no number.
+    let e = editor
+        .publish_document(pb::PublishDocumentRequest {
+            document_id: ids[0].clone(),
+            date_published: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    let events: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM gk_outbox WHERE subject LIKE 'gk.publishing.document.published.%'",
+    )
+    .fetch_one(node.db().read())
+    .await?;
+    assert_eq!(events, 40);
+    node.stop().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn concurrent_publications_sqlite() -> anyhow::Result<()> {
+    concurrent_publications_get_consecutive_index_numbers("").await
+}
+
+#[tokio::test]
+async fn concurrent_publications_postgres() -> anyhow::Result<()> {
+    let url = Postgres::start().await?.fresh_database().await?;
+    concurrent_publications_get_consecutive_index_numbers(&url).await
+}

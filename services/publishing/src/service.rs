@@ -612,6 +612,7 @@ impl Publishing {
         doc: &mut DocRow,
         day: NaiveDate,
         actor: &str,
+        assigned: Option<(Option<i64>, i64)>,
     ) -> Result<bool, ApiError> {
         if doc.fields.attribute != Attribute::Proactive {
             return Err(ApiError::FailedPrecondition(format!(
@@ -637,16 +638,18 @@ impl Publishing {
         doc.late = days.value > self.cfg.late_after_working_days;
         doc.date_published = Some(day);
         doc.updated_at = next_stamp(expect_at);
-        let scope = if self.index_format.per_column() {
-            doc.fields.column.clone()
-        } else {
-            String::new()
+        let (seq, search_seq) = match assigned {
+            Some(seqs) => seqs,
+            None => {
+                let scope = self.index_scope(doc);
+                let index = doc.index_no.is_none().then_some((
+                    doc.unit.as_str(),
+                    day.year(),
+                    scope.as_str(),
+                ));
+                store::take_seqs(conn, self.db.backend(), index).await?
+            }
         };
-        let index =
-            doc.index_no
-                .is_none()
-                .then_some((doc.unit.as_str(), day.year(), scope.as_str()));
-        let (seq, search_seq) = store::take_seqs(conn, self.db.backend(), index).await?;
         if let Some(seq) = seq {
             doc.index_no = Some(self.index_format.render(
                 &self.org_code,
@@ -767,7 +770,7 @@ impl Publishing {
     ) -> Result<Option<DocRow>, ApiError> {
         let mut tx = self.db.begin().await?;
         for d in &mut targets {
-            if !self.publish_in_tx(&mut tx, d, day, actor).await? {
+            if !self.publish_in_tx(&mut tx, d, day, actor, None).await? {
                 tx.rollback().await?;
                 return Ok(None);
             }
@@ -784,12 +787,41 @@ impl Publishing {
         let Ok(mut tx) = self.db.begin().await else {
             return Err(());
         };
+        // Every sequence the group needs, taken in one statement.
+        let mut wants: Vec<(String, i32, String)> = Vec::new();
+        for job in jobs.iter() {
+            for d in &job.targets {
+                if d.index_no.is_none() {
+                    wants.push((d.unit.clone(), job.day.year(), self.index_scope(d)));
+                }
+            }
+        }
+        let searches = jobs.iter().map(|j| j.targets.len()).sum::<usize>() as i64;
+        let Ok((mut index_next, mut search_next)) =
+            store::take_seq_ranges(&mut tx, self.db.backend(), &wants, searches).await
+        else {
+            let _ = tx.rollback().await;
+            return Err(());
+        };
         let mut done = Vec::with_capacity(jobs.len());
         for job in jobs.iter() {
             let mut targets = job.targets.clone();
             for d in &mut targets {
+                let seq = if d.index_no.is_none() {
+                    let key = (d.unit.clone(), job.day.year(), self.index_scope(d));
+                    let Some(next) = index_next.get_mut(&key) else {
+                        let _ = tx.rollback().await;
+                        return Err(());
+                    };
+                    *next += 1;
+                    Some(*next - 1)
+                } else {
+                    None
+                };
+                let assigned = (seq, search_next);
+                search_next += 1;
                 let write = self
-                    .publish_in_tx(&mut tx, d, job.day, &job.actor)
+                    .publish_in_tx(&mut tx, d, job.day, &job.actor, Some(assigned))
                     .instrument(job.span.clone());
                 if !matches!(write.await, Ok(true)) {
                     let _ = tx.rollback().await;
@@ -800,6 +832,16 @@ impl Publishing {
         }
         tx.commit().await.map_err(|_| ())?;
         Ok(done)
+    }
+
+    /// The index-number sequence a document counts in: per column when the
+    /// format names the column, else one per unit and year.
+    fn index_scope(&self, d: &DocRow) -> String {
+        if self.index_format.per_column() {
+            d.fields.column.clone()
+        } else {
+            String::new()
+        }
     }
 
     /// Starts the group-commit writer: publications arriving together share

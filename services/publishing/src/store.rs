@@ -994,3 +994,87 @@ pub async fn take_seqs(
         }
     }
 }
+
+/// Takes, in one statement, the sequence ranges a group of publications
+/// needs: for each `(unit, year, scope)` listed (once per publication that
+/// needs an index number) the first number of its range, and the first of
+/// `searches` search sequences. Rows stay locked until commit.
+pub async fn take_seq_ranges(
+    conn: &mut AnyConnection,
+    backend: gongkai_kernel::db::Backend,
+    wants: &[(String, i32, String)],
+    searches: i64,
+) -> Result<(std::collections::HashMap<(String, i32, String), i64>, i64), sqlx::Error> {
+    let mut counts: Vec<((String, i32, String), i64)> = Vec::new();
+    for w in wants {
+        match counts.iter_mut().find(|(k, _)| k == w) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((w.clone(), 1)),
+        }
+    }
+    let mut p = Params::default();
+    let mut parts = Vec::new();
+    for ((unit, year, scope), n) in &counts {
+        let (u, y, s, k) = (
+            p.add(Val::S(unit.clone())),
+            p.add(Val::I(i64::from(*year))),
+            p.add(Val::S(scope.clone())),
+            p.add(Val::I(*n)),
+        );
+        parts.push(format!(
+            "INSERT INTO index_counters (unit, year, scope, next_seq) VALUES ({u}, {y}, {s}, {k} + 1) \
+             ON CONFLICT (unit, year, scope) DO UPDATE SET next_seq = index_counters.next_seq + {k} \
+             RETURNING next_seq - {k} AS first"
+        ));
+    }
+    let n = p.add(Val::I(searches));
+    parts.push(format!(
+        "UPDATE counters SET value = value + {n} WHERE name = 'search' RETURNING value - {n} + 1 AS first"
+    ));
+    let firsts: Vec<i64> = match backend {
+        gongkai_kernel::db::Backend::Postgres => {
+            let ctes: Vec<String> = parts
+                .iter()
+                .enumerate()
+                .map(|(i, q)| format!("c{i} AS ({q})"))
+                .collect();
+            let selects: Vec<String> = (0..parts.len())
+                .map(|i| format!("(SELECT first FROM c{i})"))
+                .collect();
+            let row = p
+                .bind(sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "WITH {} SELECT {}",
+                    ctes.join(", "),
+                    selects.join(", ")
+                ))))
+                .fetch_one(conn)
+                .await?;
+            (0..parts.len())
+                .map(|i| row.try_get(i))
+                .collect::<Result<_, _>>()?
+        }
+        gongkai_kernel::db::Backend::Sqlite => {
+            let rows = p
+                .bind(sqlx::query(sqlx::AssertSqlSafe(parts.join("; "))))
+                .fetch_all(conn)
+                .await?;
+            if rows.len() != parts.len() {
+                return Err(sqlx::Error::Protocol(format!(
+                    "expected {} sequence rows, got {}",
+                    parts.len(),
+                    rows.len()
+                )));
+            }
+            rows.iter()
+                .map(|r| r.try_get(0))
+                .collect::<Result<_, _>>()?
+        }
+    };
+    let search_first = firsts.last().copied().unwrap_or_default();
+    let ranges = counts
+        .into_iter()
+        .zip(firsts)
+        .map(|((k, _), first)| (k, first))
+        .collect();
+    Ok((ranges, search_first))
+}
