@@ -721,13 +721,15 @@ async fn concurrent_publications_get_consecutive_index_numbers(
     let expected: Vec<String> = (1..=40).map(|n| format!("{ORG}/{year}-{n:05}")).collect();
     assert_eq!(numbers, expected);
     // Publishing one of them again is refused and takes no number.
-    let e = editor
+    let Err(e) = editor
         .publish_document(pb::PublishDocumentRequest {
             document_id: ids[0].clone(),
             date_published: String::new(),
         })
         .await
-        .unwrap_err();
+    else {
+        anyhow::bail!("a published document was published again");
+    };
     assert_eq!(e.code(), Code::FailedPrecondition);
     let events: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM gk_outbox WHERE subject LIKE 'gk.publishing.document.published.%'",
