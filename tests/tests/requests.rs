@@ -668,3 +668,88 @@ async fn signals_queues_and_the_scheduler() -> anyhow::Result<()> {
     node.stop().await?;
     Ok(())
 }
+
+/// RULES §6: a deadline that falls in a year without a calendar file is
+/// provisional, and recomputed once the year's file is there.
+#[tokio::test]
+async fn provisional_deadlines_are_recomputed_when_the_year_arrives() -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let calendars = tempfile::tempdir()?;
+    std::fs::copy(
+        gongkai_testkit::workspace_root().join("deploy/calendar/2026.toml"),
+        calendars.path().join("2026.toml"),
+    )?;
+    let dir = calendars.path().to_path_buf();
+    let cal = dir.clone();
+    let mut node = Node::start_custom(
+        "340823.edu",
+        &nats,
+        publishing_config(""),
+        tempfile::tempdir()?,
+        move |n| {
+            n.calendar_dir = cal;
+        },
+    )
+    .await?;
+    let mut public = node.requests_client("").await?;
+    let done = public
+        .submit_request(submission("需要延期的申请", "2026-11-20"))
+        .await?
+        .into_inner();
+    // Nov 23–27, Nov 30–Dec 4, Dec 7–11, Dec 14–18: due Dec 18, within 2026.
+    assert_eq!(done.reply_due, "2026-12-18");
+    assert!(!done.due_provisional);
+    let mut head = node
+        .requests_client(&node.token("zhao", Role::Admin))
+        .await?;
+    let id = head
+        .get_request(pb::GetRequestRequest {
+            request_id: String::new(),
+            tracking_no: done.tracking_no.clone(),
+        })
+        .await?
+        .into_inner()
+        .id;
+    let mut extend = act(
+        &id,
+        "2026-11-25",
+        pb::act_request::Action::Extend(pb::Extend {
+            days: 20,
+            approver: "赵局长".into(),
+        }),
+    );
+    extend.reason = "需要调取档案".into();
+    let extended = head.act(extend).await?.into_inner();
+    // Dec 21–25, 28–31 (9), then 2027 by the weekday rule: Jan 1 (10),
+    // Jan 4–8 (15), Jan 11–15 (20).
+    assert!(extended.due_provisional);
+    assert_eq!(extended.due_on, "2027-01-15");
+    node.stop().await?;
+
+    // The 2027 notice arrives: 元旦 Jan 1–3 off (an illustrative file).
+    std::fs::write(
+        dir.join("2027.toml"),
+        "year = 2027\nsource = \"test\"\n[[holiday]]\nname = \"元旦\"\noff = [\"2027-01-01\", \"2027-01-03\"]\n",
+    )?;
+    let data = node.data;
+    let cal = dir.clone();
+    let mut node = Node::start_custom("340823.edu", &nats, publishing_config(""), data, move |n| {
+        n.calendar_dir = cal;
+    })
+    .await?;
+    let mut public = node.requests_client("").await?;
+    let st = public
+        .get_request_status(pb::GetRequestStatusRequest {
+            tracking_no: done.tracking_no,
+            query_code: done.query_code,
+        })
+        .await?
+        .into_inner();
+    assert!(!st.due_provisional);
+    assert_eq!(
+        st.due_on, "2027-01-18",
+        "Jan 1 is a holiday now: one working day later"
+    );
+    node.stop().await?;
+    Ok(())
+}
