@@ -106,6 +106,14 @@ pub struct PublishJob {
 /// Publications taken into one transaction at most.
 const GROUP_MAX: usize = 64;
 
+/// A publication prepared for writing.
+struct Prepared {
+    from: State,
+    expect_at: i64,
+    history: HistoryRow,
+    events: Vec<gongkai_kernel::outbox::OutboxRow>,
+}
+
 /// Pieces `Publishing` is built from.
 pub struct Parts {
     pub db: Db,
@@ -606,14 +614,8 @@ impl Publishing {
     /// Assigns the index number, timeliness and search sequence, and writes
     /// the row, its version, history and events. `Ok(false)`: the document
     /// changed since it was read; the caller rolls back and retries.
-    async fn publish_in_tx(
-        &self,
-        conn: &mut AnyConnection,
-        doc: &mut DocRow,
-        day: NaiveDate,
-        actor: &str,
-        assigned: Option<(Option<i64>, i64)>,
-    ) -> Result<bool, ApiError> {
+    /// Why `doc` cannot be published on `day`, if it cannot.
+    fn check_publishable(doc: &DocRow, day: NaiveDate) -> Result<(), ApiError> {
         if doc.fields.attribute != Attribute::Proactive {
             return Err(ApiError::FailedPrecondition(format!(
                 "fields.attribute: only 主动公开 (proactive) documents are published; {} is {}",
@@ -627,9 +629,23 @@ impl Publishing {
                 format!("{day} is before the date formed {}", doc.fields.date_formed),
             ));
         }
+        Self::step(doc, Action::Publish)?;
+        Ok(())
+    }
+
+    /// Makes `doc` published on `day` with its sequences (index number when
+    /// it has none yet, search watermark): timeliness, history and events.
+    fn prepare_publication(
+        &self,
+        doc: &mut DocRow,
+        day: NaiveDate,
+        actor: &str,
+        seq: Option<i64>,
+        search_seq: i64,
+    ) -> Prepared {
         let from = doc.state;
         let expect_at = doc.updated_at;
-        doc.state = Self::step(doc, Action::Publish)?;
+        doc.state = State::Published;
         let days = self
             .calendar
             .working_days_between(doc.fields.date_formed, day);
@@ -638,18 +654,6 @@ impl Publishing {
         doc.late = days.value > self.cfg.late_after_working_days;
         doc.date_published = Some(day);
         doc.updated_at = next_stamp(expect_at);
-        let (seq, search_seq) = match assigned {
-            Some(seqs) => seqs,
-            None => {
-                let scope = self.index_scope(doc);
-                let index = doc.index_no.is_none().then_some((
-                    doc.unit.as_str(),
-                    day.year(),
-                    scope.as_str(),
-                ));
-                store::take_seqs(conn, self.db.backend(), index).await?
-            }
-        };
         if let Some(seq) = seq {
             doc.index_no = Some(self.index_format.render(
                 &self.org_code,
@@ -673,17 +677,41 @@ impl Publishing {
                 i64::from(self.cfg.late_after_working_days),
             ));
         }
-        let h = history(Action::Publish, actor, from, doc.state, "");
+        Prepared {
+            from,
+            expect_at,
+            history: history(Action::Publish, actor, from, doc.state, ""),
+            events,
+        }
+    }
+
+    /// Publishes `doc` inside the caller's transaction. `Ok(false)`: the
+    /// document changed since it was read; the caller rolls back and retries.
+    async fn publish_in_tx(
+        &self,
+        conn: &mut AnyConnection,
+        doc: &mut DocRow,
+        day: NaiveDate,
+        actor: &str,
+    ) -> Result<bool, ApiError> {
+        Self::check_publishable(doc, day)?;
+        let scope = self.index_scope(doc);
+        let index =
+            doc.index_no
+                .is_none()
+                .then_some((doc.unit.as_str(), day.year(), scope.as_str()));
+        let (seq, search_seq) = store::take_seqs(conn, self.db.backend(), index).await?;
+        let p = self.prepare_publication(doc, day, actor, seq, search_seq);
         Ok(store::write_change(
             conn,
             self.db.backend(),
             &store::Change {
                 doc,
-                expect_state: from,
-                expect_updated_at: expect_at,
+                expect_state: p.from,
+                expect_updated_at: p.expect_at,
                 version: Some(("published", actor)),
-                history: &h,
-                events: &events,
+                history: &p.history,
+                events: &p.events,
             },
         )
         .await?)
@@ -770,7 +798,7 @@ impl Publishing {
     ) -> Result<Option<DocRow>, ApiError> {
         let mut tx = self.db.begin().await?;
         for d in &mut targets {
-            if !self.publish_in_tx(&mut tx, d, day, actor, None).await? {
+            if !self.publish_in_tx(&mut tx, d, day, actor).await? {
                 tx.rollback().await?;
                 return Ok(None);
             }
@@ -783,7 +811,13 @@ impl Publishing {
     /// Any refusal or conflict undoes the whole group, and its jobs are then
     /// run one by one so that each gets its own answer.
     async fn publish_group(&self, jobs: &mut [PublishJob]) -> Result<Vec<DocRow>, ()> {
-        use tracing::Instrument as _;
+        // Anything a job would refuse sends the group back to one by one,
+        // where that job gets its own answer.
+        for job in jobs.iter() {
+            for d in &job.targets {
+                Self::check_publishable(d, job.day).map_err(|_| ())?;
+            }
+        }
         let Ok(mut tx) = self.db.begin().await else {
             return Err(());
         };
@@ -803,13 +837,17 @@ impl Publishing {
             let _ = tx.rollback().await;
             return Err(());
         };
-        let mut done = Vec::with_capacity(jobs.len());
+        let mut docs: Vec<Vec<DocRow>> = Vec::with_capacity(jobs.len());
+        let mut prepared = Vec::new();
         for job in jobs.iter() {
+            // Events carry the trace of the call that asked for them.
+            let _enter = job.span.enter();
             let mut targets = job.targets.clone();
             for d in &mut targets {
                 let seq = if d.index_no.is_none() {
                     let key = (d.unit.clone(), job.day.year(), self.index_scope(d));
                     let Some(next) = index_next.get_mut(&key) else {
+                        drop(_enter);
                         let _ = tx.rollback().await;
                         return Err(());
                     };
@@ -818,20 +856,35 @@ impl Publishing {
                 } else {
                     None
                 };
-                let assigned = (seq, search_next);
+                prepared.push(self.prepare_publication(d, job.day, &job.actor, seq, search_next));
                 search_next += 1;
-                let write = self
-                    .publish_in_tx(&mut tx, d, job.day, &job.actor, Some(assigned))
-                    .instrument(job.span.clone());
-                if !matches!(write.await, Ok(true)) {
-                    let _ = tx.rollback().await;
-                    return Err(());
-                }
             }
-            done.push(targets.swap_remove(0));
+            docs.push(targets);
         }
+        let changes: Vec<store::Change<'_>> = jobs
+            .iter()
+            .zip(&docs)
+            .flat_map(|(job, targets)| targets.iter().map(move |d| (job, d)))
+            .zip(&prepared)
+            .map(|((job, d), p)| store::Change {
+                doc: d,
+                expect_state: p.from,
+                expect_updated_at: p.expect_at,
+                version: Some(("published", job.actor.as_str())),
+                history: &p.history,
+                events: &p.events,
+            })
+            .collect();
+        match store::write_changes(&mut tx, self.db.backend(), &changes).await {
+            Ok(true) => {}
+            _ => {
+                let _ = tx.rollback().await;
+                return Err(());
+            }
+        }
+        drop(changes);
         tx.commit().await.map_err(|_| ())?;
-        Ok(done)
+        Ok(docs.into_iter().map(|mut t| t.swap_remove(0)).collect())
     }
 
     /// The index-number sequence a document counts in: per column when the

@@ -790,9 +790,55 @@ pub async fn write_change(
     backend: gongkai_kernel::db::Backend,
     c: &Change<'_>,
 ) -> Result<bool, sqlx::Error> {
+    write_changes(conn, backend, std::slice::from_ref(c)).await
+}
+
+/// Writes several changes in one round trip; false unless every document
+/// was still as read (the caller then rolls back).
+pub async fn write_changes(
+    conn: &mut AnyConnection,
+    backend: gongkai_kernel::db::Backend,
+    changes: &[Change<'_>],
+) -> Result<bool, sqlx::Error> {
+    let mut p = Params::default();
+    let mut ctes = Vec::new();
+    let mut counts = Vec::new();
+    let mut batch = String::new();
+    let mut expected = 0u64;
+    for (n, c) in changes.iter().enumerate() {
+        let (cte, stmts, rows) = change_sql(&mut p, c, n);
+        ctes.push(cte);
+        counts.push(format!("(SELECT COUNT(*) FROM u{n})"));
+        batch.push_str(&stmts);
+        expected += rows;
+    }
+    match backend {
+        gongkai_kernel::db::Backend::Postgres => {
+            let sql = format!("WITH {} SELECT {}", ctes.join(", "), counts.join(" + "));
+            let n: i64 = p
+                .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+                .fetch_one(conn)
+                .await?
+                .try_get(0)?;
+            Ok(n == changes.len() as i64)
+        }
+        gongkai_kernel::db::Backend::Sqlite => {
+            let done = p
+                .bind(sqlx::query(sqlx::AssertSqlSafe(batch)))
+                .execute(conn)
+                .await?;
+            Ok(done.rows_affected() == expected)
+        }
+    }
+}
+
+/// The SQL of one change, numbered `n`: as CTEs hanging off the UPDATE's
+/// row (PostgreSQL: no row, no writes), and as a batch of statements
+/// (SQLite, where the caller compares the rows written with the third
+/// value).
+fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String, u64) {
     let d = c.doc;
     let f = &d.fields;
-    let mut p = Params::default();
     let id = p.add(Val::S(d.id.clone()));
     let sets = [
         ("state", Val::S(d.state.as_str().into())),
@@ -897,56 +943,33 @@ pub async fn write_change(
         .collect();
     let outbox_insert =
         "INSERT INTO gk_outbox (event_id, subject, payload, traceparent, created_at)";
-    match backend {
-        gongkai_kernel::db::Backend::Postgres => {
-            // Everything hangs off the UPDATE's row: no row, no writes.
-            let mut sql = format!("WITH u AS ({update} RETURNING id)");
-            if let Some((insert, values)) = &version {
-                sql.push_str(&format!(", v AS ({insert} SELECT id, {values} FROM u)"));
-            }
-            sql.push_str(&format!(
-                ", h AS ({history_insert} SELECT id, {history_values} FROM u)"
-            ));
-            if !outbox_rows.is_empty() {
-                sql.push_str(&format!(
-                    ", o AS ({outbox_insert} SELECT x.* FROM u, (VALUES {}) AS x(event_id, subject, payload, traceparent, created_at))",
-                    outbox_rows.join(", ")
-                ));
-            }
-            sql.push_str(" SELECT COUNT(*) FROM u");
-            let n: i64 = p
-                .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
-                .fetch_one(conn)
-                .await?
-                .try_get(0)?;
-            Ok(n == 1)
-        }
-        gongkai_kernel::db::Backend::Sqlite => {
-            // One batch; the caller rolls back unless every statement wrote.
-            let mut sql = format!("{update};");
-            let mut expected = 1u64;
-            if let Some((insert, values)) = &version {
-                sql.push_str(&format!("{insert} VALUES ({id}, {values});"));
-                expected += 1;
-            }
-            sql.push_str(&format!(
-                "{history_insert} VALUES ({id}, {history_values});"
-            ));
-            expected += 1;
-            if !outbox_rows.is_empty() {
-                sql.push_str(&format!(
-                    "{outbox_insert} VALUES {};",
-                    outbox_rows.join(", ")
-                ));
-                expected += outbox_rows.len() as u64;
-            }
-            let done = p
-                .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
-                .execute(conn)
-                .await?;
-            Ok(done.rows_affected() == expected)
-        }
+    let mut cte = format!("u{n} AS ({update} RETURNING id)");
+    let mut batch = format!("{update};");
+    let mut rows = 1u64;
+    if let Some((insert, values)) = &version {
+        cte.push_str(&format!(
+            ", v{n} AS ({insert} SELECT id, {values} FROM u{n})"
+        ));
+        batch.push_str(&format!("{insert} VALUES ({id}, {values});"));
+        rows += 1;
     }
+    cte.push_str(&format!(
+        ", h{n} AS ({history_insert} SELECT id, {history_values} FROM u{n})"
+    ));
+    batch.push_str(&format!(
+        "{history_insert} VALUES ({id}, {history_values});"
+    ));
+    rows += 1;
+    if !outbox_rows.is_empty() {
+        let values = outbox_rows.join(", ");
+        cte.push_str(&format!(
+            ", o{n} AS ({outbox_insert} SELECT x.* FROM u{n}, (VALUES {values}) \
+             AS x(event_id, subject, payload, traceparent, created_at))"
+        ));
+        batch.push_str(&format!("{outbox_insert} VALUES {values};"));
+        rows += outbox_rows.len() as u64;
+    }
+    (cte, batch, rows)
 }
 
 /// Takes the next index-number sequence (when `index` is given as
