@@ -800,6 +800,17 @@ pub async fn write_changes(
     backend: gongkai_kernel::db::Backend,
     changes: &[Change<'_>],
 ) -> Result<bool, sqlx::Error> {
+    // PostgreSQL plans a statement of many CTEs anew for every group size,
+    // which costs more than a round trip per change; one prepared statement
+    // per change shape stays cached.
+    if backend == gongkai_kernel::db::Backend::Postgres && changes.len() > 1 {
+        for c in changes {
+            if !Box::pin(write_changes(conn, backend, std::slice::from_ref(c))).await? {
+                return Ok(false);
+            }
+        }
+        return Ok(true);
+    }
     let mut p = Params::default();
     let mut ctes = Vec::new();
     let mut counts = Vec::new();
