@@ -800,8 +800,16 @@ pub async fn write_changes(
     backend: gongkai_kernel::db::Backend,
     changes: &[Change<'_>],
 ) -> Result<bool, sqlx::Error> {
+    // PostgreSQL plans a statement of many CTEs anew for every group size,
+    // which costs more than a round trip per change; one prepared statement
+    // per change shape stays cached.
     if backend == gongkai_kernel::db::Backend::Postgres && changes.len() > 1 {
-        return write_group_pg(conn, changes).await;
+        for c in changes {
+            if !Box::pin(write_changes(conn, backend, std::slice::from_ref(c))).await? {
+                return Ok(false);
+            }
+        }
+        return Ok(true);
     }
     let mut p = Params::default();
     let mut ctes = Vec::new();
@@ -833,94 +841,6 @@ pub async fn write_changes(
             Ok(done.rows_affected() == expected)
         }
     }
-}
-
-/// Changes per PostgreSQL statement in a group, and events per change.
-const PG_SLOTS: usize = 8;
-const PG_EVENT_SLOTS: usize = 2;
-
-/// A group on PostgreSQL, in statements of a fixed shape: `PG_SLOTS`
-/// changes with `PG_EVENT_SLOTS` events each, unused slots filled with
-/// changes that match no row and events that are filtered out. A statement
-/// of many CTEs is costly to plan; with one shape it is planned once and
-/// stays cached, and the group costs one round trip per eight changes.
-async fn write_group_pg(
-    conn: &mut AnyConnection,
-    changes: &[Change<'_>],
-) -> Result<bool, sqlx::Error> {
-    let uniform = changes
-        .iter()
-        .all(|c| c.version.is_some() && !c.events.is_empty() && c.events.len() <= PG_EVENT_SLOTS);
-    if !uniform {
-        for c in changes {
-            if !Box::pin(write_changes(
-                conn,
-                gongkai_kernel::db::Backend::Postgres,
-                std::slice::from_ref(c),
-            ))
-            .await?
-            {
-                return Ok(false);
-            }
-        }
-        return Ok(true);
-    }
-    let mut blank_doc = changes[0].doc.clone();
-    // No document has an empty id: the slot's UPDATE matches nothing, and
-    // everything hanging off it writes nothing.
-    blank_doc.id = String::new();
-    let mut blank_event = changes[0].events[0].clone();
-    blank_event.event_id = String::new();
-    for chunk in changes.chunks(PG_SLOTS) {
-        let padded_events: Vec<Vec<gongkai_kernel::outbox::OutboxRow>> = chunk
-            .iter()
-            .map(|c| {
-                let mut e = c.events.to_vec();
-                e.resize(PG_EVENT_SLOTS, blank_event.clone());
-                e
-            })
-            .collect();
-        let blank_events = vec![blank_event.clone(); PG_EVENT_SLOTS];
-        let mut slots: Vec<Change<'_>> = chunk
-            .iter()
-            .zip(&padded_events)
-            .map(|(c, e)| Change {
-                doc: c.doc,
-                expect_state: c.expect_state,
-                expect_updated_at: c.expect_updated_at,
-                version: c.version,
-                history: c.history,
-                events: e,
-            })
-            .collect();
-        while slots.len() < PG_SLOTS {
-            slots.push(Change {
-                doc: &blank_doc,
-                expect_state: chunk[0].expect_state,
-                expect_updated_at: 0,
-                version: chunk[0].version,
-                history: chunk[0].history,
-                events: &blank_events,
-            });
-        }
-        let mut p = Params::default();
-        let mut ctes = Vec::with_capacity(PG_SLOTS);
-        let mut counts = Vec::with_capacity(PG_SLOTS);
-        for (n, c) in slots.iter().enumerate() {
-            ctes.push(change_sql(&mut p, c, n).0);
-            counts.push(format!("(SELECT COUNT(*) FROM u{n})"));
-        }
-        let sql = format!("WITH {} SELECT {}", ctes.join(", "), counts.join(" + "));
-        let n: i64 = p
-            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
-            .fetch_one(&mut *conn)
-            .await?
-            .try_get(0)?;
-        if n != chunk.len() as i64 {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }
 
 /// The SQL of one change, numbered `n`: as CTEs hanging off the UPDATE's
@@ -1055,7 +975,7 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String, u64)
         let values = outbox_rows.join(", ");
         cte.push_str(&format!(
             ", o{n} AS ({outbox_insert} SELECT x.* FROM u{n}, (VALUES {values}) \
-             AS x(event_id, subject, payload, traceparent, created_at) WHERE x.event_id <> '')"
+             AS x(event_id, subject, payload, traceparent, created_at))"
         ));
         batch.push_str(&format!("{outbox_insert} VALUES {values};"));
         rows += outbox_rows.len() as u64;
