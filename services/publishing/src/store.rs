@@ -337,27 +337,6 @@ pub async fn max_search_seq(conn: &mut AnyConnection) -> Result<i64, sqlx::Error
         .await
 }
 
-/// Takes the next index-number sequence for (unit, year, scope). Runs in the
-/// publishing transaction: a rollback gives the number back, and the row
-/// lock (PostgreSQL) or the single writer (SQLite) orders concurrent calls.
-pub async fn next_index_seq(
-    conn: &mut AnyConnection,
-    unit: &str,
-    year: i32,
-    scope: &str,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO index_counters (unit, year, scope, next_seq) VALUES ($1, $2, $3, 2) \
-         ON CONFLICT (unit, year, scope) DO UPDATE SET next_seq = index_counters.next_seq + 1 \
-         RETURNING next_seq - 1",
-    )
-    .bind(unit)
-    .bind(i64::from(year))
-    .bind(scope)
-    .fetch_one(conn)
-    .await
-}
-
 pub async fn insert_version(
     conn: &mut AnyConnection,
     d: &DocRow,

@@ -499,9 +499,21 @@ async fn case_failed_transaction_leaves_nothing(db: &Db) -> Result<()> {
     Ok(())
 }
 
+/// The index-number half of `store::take_seqs`, the statement publications use.
+async fn index_seq(
+    conn: &mut sqlx::AnyConnection,
+    backend: gongkai_kernel::db::Backend,
+    unit: &str,
+    year: i32,
+    scope: &str,
+) -> Result<i64> {
+    let (seq, _) = store::take_seqs(conn, backend, Some((unit, year, scope))).await?;
+    seq.ok_or_else(|| anyhow::anyhow!("no index sequence returned"))
+}
+
 async fn take_seq(db: &Db, unit: &str, year: i32, scope: &str) -> Result<i64> {
     let mut tx = db.begin().await?;
-    let n = store::next_index_seq(&mut tx, unit, year, scope).await?;
+    let n = index_seq(&mut tx, db.backend(), unit, year, scope).await?;
     tx.commit().await?;
     Ok(n)
 }
@@ -521,7 +533,7 @@ async fn case_index_seq(db: &Db) -> Result<()> {
     // A rolled back transaction gives its number back.
     let mut tx = db.begin().await?;
     assert_eq!(
-        store::next_index_seq(&mut tx, "340823.jyj", 2026, "").await?,
+        index_seq(&mut tx, db.backend(), "340823.jyj", 2026, "").await?,
         5
     );
     tx.rollback().await?;
@@ -530,7 +542,7 @@ async fn case_index_seq(db: &Db) -> Result<()> {
     // Also when the row was created by the rolled back transaction.
     let mut tx = db.begin().await?;
     assert_eq!(
-        store::next_index_seq(&mut tx, "340823.new", 2026, "").await?,
+        index_seq(&mut tx, db.backend(), "340823.new", 2026, "").await?,
         1
     );
     tx.rollback().await?;
@@ -553,7 +565,7 @@ async fn case_index_seq_concurrent(db: &Db) -> Result<()> {
             tasks.spawn(async move {
                 barrier.wait().await;
                 let mut tx = db.begin().await?;
-                let n = store::next_index_seq(&mut tx, "340823.jyj", year, "").await?;
+                let n = index_seq(&mut tx, db.backend(), "340823.jyj", year, "").await?;
                 // Hold the transaction a moment so that the others pile up.
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 tx.commit().await?;
