@@ -3,6 +3,7 @@
 #   - nats-server            (Debian package nats-server)
 #   - PostgreSQL server      (Debian package postgresql) when no initdb exists
 #   - psql                   (Debian package postgresql-client) when absent
+#   - openssl                (Debian package openssl; the TLS test makes its certificates with it)
 # cargo-nextest is never installed: deploy/scripts/test.sh falls back to cargo test.
 # Needs no apt at all when everything is already present.
 set -euo pipefail
@@ -34,6 +35,7 @@ else
     missing+=(postgresql)
 fi
 if have_pg_program psql; then log "psql: present"; else missing+=(postgresql-client); fi
+if command -v openssl >/dev/null 2>&1; then log "openssl: present"; else missing+=(openssl); fi
 if cargo nextest --version >/dev/null 2>&1; then
     log "cargo-nextest: present (tests run with nextest)"
 else
