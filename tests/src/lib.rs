@@ -280,9 +280,18 @@ impl NodeProcess {
     }
 
     pub async fn start(&mut self) -> anyhow::Result<std::net::SocketAddr> {
+        self.start_with_env(&[]).await
+    }
+
+    /// `start` with extra environment variables for the node process.
+    pub async fn start_with_env(
+        &mut self,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<std::net::SocketAddr> {
         let mut child = tokio::process::Command::new(&self.bin)
             .args(["node", "run", "--config"])
             .arg(&self.config)
+            .envs(env.iter().copied())
             .env("GONGKAI__PUBLISHING__SEARCH_COMMIT_MS", "50")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
