@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde::Deserialize;
@@ -135,7 +135,7 @@ struct Inner {
     first_year: i32,
     years: Vec<Option<YearData>>,
     /// Missing years already warned about, so a busy service logs each once.
-    warned: Mutex<HashSet<i32>>,
+    warned: RwLock<HashSet<i32>>,
 }
 
 impl fmt::Debug for Calendar {
@@ -203,7 +203,7 @@ impl Calendar {
             inner: Arc::new(Inner {
                 first_year,
                 years: slots,
-                warned: Mutex::new(HashSet::new()),
+                warned: RwLock::new(HashSet::new()),
             }),
         }
     }
@@ -250,7 +250,7 @@ impl Calendar {
         let warned = self
             .inner
             .warned
-            .lock()
+            .read()
             .unwrap_or_else(PoisonError::into_inner);
         let mut years: Vec<i32> = warned.iter().copied().collect();
         years.sort_unstable();
@@ -380,9 +380,19 @@ impl Inner {
     }
 
     fn note_missing(&self, year: i32) {
+        // Every provisional computation passes here: a shared read first, so
+        // that a busy service does not queue on a lock after the first warning.
+        if self
+            .warned
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&year)
+        {
+            return;
+        }
         let first_time = self
             .warned
-            .lock()
+            .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(year);
         if first_time {
