@@ -287,6 +287,27 @@ async fn bad_requests_name_the_field_and_store_nothing() -> anyhow::Result<()> {
         .fetch_one(db.read())
         .await?;
     assert_eq!((after, after_events), (before, before_events));
+    // A parent's admin sees figures, never an applicant's identity.
+    let parent = token_for(
+        &node.keys,
+        &gongkai_kernel::UnitPath::parse("340823")?,
+        "county",
+        Role::Admin,
+    );
+    let mut county = node.requests_client(&parent).await?;
+    let e = county
+        .get_request(pb::GetRequestRequest {
+            request_id: req.id.clone(),
+            tracking_no: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let figures = county
+        .get_annual_report(pb::GetAnnualReportRequest { year: 2026 })
+        .await?
+        .into_inner();
+    assert_eq!(figures.unit, "340823.edu");
     let mut anonymous = node.requests_client("").await?;
     let e = anonymous
         .act(act(

@@ -461,14 +461,10 @@ impl RequestsService {
         id: &str,
         tracking_no: &str,
     ) -> Result<RequestView, ApiError> {
-        if !claims.may_read(&self.unit)
-            || !matches!(claims.role, Role::Editor | Role::Reviewer | Role::Admin)
-        {
-            return Err(ApiError::PermissionDenied(format!(
-                "token of unit {} ({}) may not read requests of {}",
-                claims.unit, claims.role, self.unit
-            )));
-        }
+        // A request holds the applicant's identity and contact: only the
+        // unit's own office reads it, not a parent (which sees counts,
+        // categories and on-time flags through events and annual figures).
+        require_office(claims, &self.unit)?;
         let mut conn = self.db.read().acquire().await?;
         let row = match (id.trim(), tracking_no.trim()) {
             ("", "") => {
