@@ -783,12 +783,7 @@ pub async fn write_changes(
     // which costs more than a round trip per change; one prepared statement
     // per change shape stays cached.
     if backend == gongkai_kernel::db::Backend::Postgres && changes.len() > 1 {
-        for c in changes {
-            if !Box::pin(write_changes(conn, backend, std::slice::from_ref(c))).await? {
-                return Ok(false);
-            }
-        }
-        return Ok(true);
+        return write_group_pg(conn, changes).await;
     }
     let mut p = Params::default();
     let mut ctes = Vec::new();
@@ -822,10 +817,99 @@ pub async fn write_changes(
     }
 }
 
+/// A group on PostgreSQL in one statement of one shape whatever the group's
+/// size: the changes travel as two JSON parameters and are unpacked with
+/// `jsonb_to_recordset`, so the statement is planned once and stays cached
+/// (a statement with a CTE per change would be planned anew for every size).
+async fn write_group_pg(
+    conn: &mut AnyConnection,
+    changes: &[Change<'_>],
+) -> Result<bool, sqlx::Error> {
+    use base64::Engine as _;
+    use serde_json::json;
+    let mut docs = Vec::with_capacity(changes.len());
+    let mut events = Vec::new();
+    for c in changes {
+        let d = c.doc;
+        let f = &d.fields;
+        let h = c.history;
+        docs.push(json!({
+            "id": d.id, "state": d.state.as_str(), "version": d.version, "title": f.title,
+            "doc_number": f.doc_number, "subject": f.subject, "publisher": f.publisher,
+            "date_formed": iso(f.date_formed), "attribute": f.attribute.as_str(),
+            "withheld_reason": f.withheld_reason, "column_code": f.column, "body": f.body,
+            "summary": f.summary, "index_no": d.index_no, "date_published": d.date_published.map(iso),
+            "validity": d.validity, "updated_at": d.updated_at, "interprets": d.interprets,
+            "interpretation": d.interpretation, "confidential_findings": d.confidential_findings,
+            "timeliness_days": d.timeliness_days, "late": i64::from(d.late),
+            "timeliness_provisional": i64::from(d.timeliness_provisional),
+            "abolished_on": d.abolished_on.map(iso), "abolish_reason": d.abolish_reason,
+            "search_seq": d.search_seq, "expect_state": c.expect_state.as_str(),
+            "expect_at": c.expect_updated_at,
+            "v_reason": c.version.map(|v| v.0), "v_actor": c.version.map(|v| v.1), "v_at": now_ms(),
+            "h_action": h.action, "h_actor": h.actor, "h_from": h.from_state, "h_to": h.to_state,
+            "h_comment": h.comment, "h_at": h.at,
+        }));
+        for e in c.events {
+            events.push(json!({
+                "doc_id": d.id, "event_id": e.event_id, "subject": e.subject,
+                "payload": base64::engine::general_purpose::STANDARD.encode(&e.payload),
+                "traceparent": e.traceparent, "created_at": e.created_at,
+            }));
+        }
+    }
+    let n: i64 = sqlx::query(
+        "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(\
+            id text, state text, version bigint, title text, doc_number text, subject text, \
+            publisher text, date_formed text, attribute text, withheld_reason text, \
+            column_code text, body text, summary text, index_no text, date_published text, \
+            validity text, updated_at bigint, interprets text, interpretation text, \
+            confidential_findings text, timeliness_days bigint, late bigint, \
+            timeliness_provisional bigint, abolished_on text, abolish_reason text, \
+            search_seq bigint, expect_state text, expect_at bigint, v_reason text, v_actor text, \
+            v_at bigint, h_action text, h_actor text, h_from text, h_to text, h_comment text, \
+            h_at bigint)), \
+         u AS (UPDATE documents d SET state = x.state, version = x.version, title = x.title, \
+            doc_number = x.doc_number, subject = x.subject, publisher = x.publisher, \
+            date_formed = x.date_formed, attribute = x.attribute, \
+            withheld_reason = x.withheld_reason, column_code = x.column_code, body = x.body, \
+            summary = x.summary, index_no = x.index_no, date_published = x.date_published, \
+            validity = x.validity, updated_at = x.updated_at, interprets = x.interprets, \
+            interpretation = x.interpretation, confidential_findings = x.confidential_findings, \
+            timeliness_days = x.timeliness_days, late = x.late, \
+            timeliness_provisional = x.timeliness_provisional, abolished_on = x.abolished_on, \
+            abolish_reason = x.abolish_reason, search_seq = x.search_seq \
+            FROM x WHERE d.id = x.id AND d.state = x.expect_state AND d.updated_at = x.expect_at \
+            RETURNING d.id), \
+         v AS (INSERT INTO document_versions (document_id, version, title, doc_number, subject, \
+            publisher, date_formed, attribute, withheld_reason, column_code, body, summary, \
+            reason, created_by, created_at) \
+            SELECT x.id, x.version, x.title, x.doc_number, x.subject, x.publisher, x.date_formed, \
+            x.attribute, x.withheld_reason, x.column_code, x.body, x.summary, x.v_reason, \
+            x.v_actor, x.v_at FROM x JOIN u ON u.id = x.id WHERE x.v_reason IS NOT NULL), \
+         h AS (INSERT INTO document_history (document_id, action, actor, from_state, to_state, \
+            comment, at) SELECT x.id, x.h_action, x.h_actor, x.h_from, x.h_to, x.h_comment, x.h_at \
+            FROM x JOIN u ON u.id = x.id), \
+         e AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS e(doc_id text, event_id text, \
+            subject text, payload text, traceparent text, created_at bigint)), \
+         o AS (INSERT INTO gk_outbox (event_id, subject, payload, traceparent, created_at) \
+            SELECT e.event_id, e.subject, decode(e.payload, 'base64'), e.traceparent, e.created_at \
+            FROM e JOIN u ON u.id = e.doc_id) \
+         SELECT COUNT(*) FROM u",
+    )
+    .bind(serde_json::Value::Array(docs).to_string())
+    .bind(serde_json::Value::Array(events).to_string())
+    .fetch_one(conn)
+    .await?
+    .try_get(0)?;
+    Ok(n == changes.len() as i64)
+}
+
 /// The SQL of one change, numbered `n`: as CTEs hanging off the UPDATE's
 /// row (PostgreSQL: no row, no writes), and as a batch of statements
-/// (SQLite, where the caller compares the rows written with the third
-/// value).
+/// (SQLite: each insert runs only if the statement before it wrote its one
+/// row, `changes() = 1`, so a stale change writes nothing; the caller
+/// compares the rows written with the third value).
 fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String, u64) {
     let d = c.doc;
     let f = &d.fields;
@@ -940,14 +1024,16 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String, u64)
         cte.push_str(&format!(
             ", v{n} AS ({insert} SELECT id, {values} FROM u{n})"
         ));
-        batch.push_str(&format!("{insert} VALUES ({id}, {values});"));
+        batch.push_str(&format!(
+            "{insert} SELECT {id}, {values} WHERE changes() = 1;"
+        ));
         rows += 1;
     }
     cte.push_str(&format!(
         ", h{n} AS ({history_insert} SELECT id, {history_values} FROM u{n})"
     ));
     batch.push_str(&format!(
-        "{history_insert} VALUES ({id}, {history_values});"
+        "{history_insert} SELECT {id}, {history_values} WHERE changes() = 1;"
     ));
     rows += 1;
     if !outbox_rows.is_empty() {
@@ -956,7 +1042,9 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String, u64)
             ", o{n} AS ({outbox_insert} SELECT x.* FROM u{n}, (VALUES {values}) \
              AS x(event_id, subject, payload, traceparent, created_at))"
         ));
-        batch.push_str(&format!("{outbox_insert} VALUES {values};"));
+        batch.push_str(&format!(
+            "{outbox_insert} SELECT * FROM (VALUES {values}) WHERE changes() = 1;"
+        ));
         rows += outbox_rows.len() as u64;
     }
     (cte, batch, rows)

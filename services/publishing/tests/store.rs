@@ -84,6 +84,7 @@ macro_rules! conformance {
 }
 
 conformance! {
+    write_changes_group => case_write_changes_group,
     document_round_trip => case_document_round_trip,
     update_document => case_update_document,
     unique_doc_number => case_unique_doc_number,
@@ -1239,6 +1240,101 @@ async fn case_idempotent_consumer(db: &Db) -> Result<()> {
     ensure!(
         scalar(db, "SELECT COUNT(*) FROM gk_processed_events").await? == 3,
         "processed events after the failures"
+    );
+    Ok(())
+}
+
+/// A group of publications written in one round trip: everything lands, and
+/// a stale read turns the whole call into `false`.
+async fn case_write_changes_group(db: &Db) -> Result<()> {
+    use gongkai_kernel::outbox::OutboxRow;
+    let ids = ["g1", "g2", "g3"];
+    for id in ids {
+        let mut d = doc(id, "340823.jyj");
+        d.state = State::Approved;
+        insert(db, &d).await?;
+    }
+    let published: Vec<DocRow> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let mut d = doc(id, "340823.jyj");
+            d.state = State::Published;
+            d.index_no = Some(format!("X/2026-{:05}", i + 1));
+            d.date_published = Some(ymd(2026, 3, 3));
+            d.updated_at += 1;
+            d.search_seq = i as i64 + 1;
+            d
+        })
+        .collect();
+    let history = store::HistoryRow {
+        action: "publish".into(),
+        actor: "bob".into(),
+        from_state: "approved".into(),
+        to_state: "published".into(),
+        comment: String::new(),
+        at: 1,
+    };
+    let events: Vec<Vec<OutboxRow>> = ids
+        .iter()
+        .map(|id| {
+            (0..if *id == "g2" { 2 } else { 1 })
+                .map(|k| OutboxRow {
+                    event_id: format!("ev-{id}-{k}"),
+                    subject: "gk.publishing.document.published.340823.jyj".into(),
+                    payload: vec![0, 159, 146, 150, k as u8],
+                    traceparent: (k == 0).then(|| {
+                        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_owned()
+                    }),
+                    created_at: 7,
+                })
+                .collect()
+        })
+        .collect();
+    let changes: Vec<store::Change<'_>> = published
+        .iter()
+        .zip(&events)
+        .map(|(d, e)| store::Change {
+            doc: d,
+            expect_state: State::Approved,
+            expect_updated_at: 1_767_225_600_000,
+            version: Some(("published", "bob")),
+            history: &history,
+            events: e,
+        })
+        .collect();
+    let mut tx = db.begin().await?;
+    assert!(store::write_changes(&mut tx, db.backend(), &changes).await?);
+    tx.commit().await?;
+    for d in &published {
+        assert_eq!(get(db, &d.id).await?.as_ref(), Some(d));
+    }
+    assert_eq!(
+        scalar(db, "SELECT COUNT(*) FROM document_versions").await?,
+        3
+    );
+    assert_eq!(
+        scalar(db, "SELECT COUNT(*) FROM document_history").await?,
+        3
+    );
+    assert_eq!(scalar(db, "SELECT COUNT(*) FROM gk_outbox").await?, 4);
+    let payload: Vec<u8> =
+        sqlx::query_scalar("SELECT payload FROM gk_outbox WHERE event_id = 'ev-g2-1'")
+            .fetch_one(db.read())
+            .await?;
+    assert_eq!(payload, vec![0, 159, 146, 150, 1], "bytes survive the trip");
+
+    // Read before the write above: every change is stale now.
+    let mut tx = db.begin().await?;
+    let stale: Vec<store::Change<'_>> = changes
+        .iter()
+        .map(|c| store::Change { events: &[], ..*c })
+        .collect();
+    assert!(!store::write_changes(&mut tx, db.backend(), &stale).await?);
+    tx.rollback().await?;
+    assert_eq!(
+        scalar(db, "SELECT COUNT(*) FROM document_history").await?,
+        3
     );
     Ok(())
 }
