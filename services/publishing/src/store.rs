@@ -415,7 +415,7 @@ pub async fn versions(conn: &mut AnyConnection, id: &str) -> Result<Vec<VersionR
         .collect()
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct HistoryRow {
     pub action: String,
     pub actor: String,
@@ -447,25 +447,13 @@ pub async fn add_history(
 }
 
 pub async fn history(conn: &mut AnyConnection, id: &str) -> Result<Vec<HistoryRow>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT action, actor, from_state, to_state, comment, at FROM document_history \
          WHERE document_id = $1 ORDER BY id",
     )
     .bind(id)
     .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(HistoryRow {
-                action: r.try_get("action")?,
-                actor: r.try_get("actor")?,
-                from_state: r.try_get("from_state")?,
-                to_state: r.try_get("to_state")?,
-                comment: r.try_get("comment")?,
-                at: r.try_get("at")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 pub async fn insert_custom_column(
@@ -547,7 +535,7 @@ pub async fn stat_rows(conn: &mut AnyConnection, unit: &str) -> Result<Vec<StatR
 }
 
 /// One entry of the subtree catalogue.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CatalogRow {
     pub document_id: String,
     pub unit: String,
@@ -558,6 +546,7 @@ pub struct CatalogRow {
     pub date_formed: String,
     pub date_published: String,
     pub validity: String,
+    #[sqlx(rename = "column_code")]
     pub column: String,
     pub version: i64,
     pub event_time: i64,
@@ -618,7 +607,7 @@ pub async fn list_catalog(
         .bind(&like)
         .fetch_one(&mut *conn)
         .await?;
-    let rows = sqlx::query(concat!(
+    let rows: Vec<CatalogRow> = sqlx::query_as(concat!(
         "SELECT document_id, unit, unit_name, index_no, title, summary, date_formed, \
          date_published, validity, column_code, version, event_time FROM subtree_catalog",
         filter!(),
@@ -630,26 +619,7 @@ pub async fn list_catalog(
     .bind(offset)
     .fetch_all(conn)
     .await?;
-    let entries = rows
-        .iter()
-        .map(|r| {
-            Ok(CatalogRow {
-                document_id: r.try_get("document_id")?,
-                unit: r.try_get("unit")?,
-                unit_name: r.try_get("unit_name")?,
-                index_no: r.try_get("index_no")?,
-                title: r.try_get("title")?,
-                summary: r.try_get("summary")?,
-                date_formed: r.try_get("date_formed")?,
-                date_published: r.try_get("date_published")?,
-                validity: r.try_get("validity")?,
-                column: r.try_get("column_code")?,
-                version: r.try_get("version")?,
-                event_time: r.try_get("event_time")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()?;
-    Ok((entries, total))
+    Ok((rows, total))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -235,7 +235,7 @@ pub async fn next_tracking_seq(
     .await
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TransitionRow {
     pub action: String,
     pub from_status: String,
@@ -272,29 +272,16 @@ pub async fn transitions(
     conn: &mut AnyConnection,
     request_id: &str,
 ) -> Result<Vec<TransitionRow>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT action, from_status, to_status, day, actor, reason, at FROM request_transitions \
          WHERE request_id = $1 ORDER BY id",
     )
     .bind(request_id)
     .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(TransitionRow {
-                action: r.try_get("action")?,
-                from_status: r.try_get("from_status")?,
-                to_status: r.try_get("to_status")?,
-                day: r.try_get("day")?,
-                actor: r.try_get("actor")?,
-                reason: r.try_get("reason")?,
-                at: r.try_get("at")?,
-            })
-        })
-        .collect()
+    .await
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AppealRow {
     pub kind: String,
     pub outcome: String,
@@ -327,27 +314,16 @@ pub async fn add_appeal(
     Ok(())
 }
 
-fn appeal_from(r: &AnyRow) -> Result<AppealRow, sqlx::Error> {
-    Ok(AppealRow {
-        kind: r.try_get("kind")?,
-        outcome: r.try_get("outcome")?,
-        filed_on: r.try_get("filed_on")?,
-        decided_on: r.try_get("decided_on")?,
-        note: r.try_get("note")?,
-    })
-}
-
 pub async fn appeals_of(
     conn: &mut AnyConnection,
     request_id: &str,
 ) -> Result<Vec<AppealRow>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT kind, outcome, filed_on, decided_on, note FROM appeals WHERE request_id = $1 ORDER BY id",
     )
     .bind(request_id)
     .fetch_all(conn)
-    .await?;
-    rows.iter().map(appeal_from).collect()
+    .await
 }
 
 pub async fn appeals_filed_between(
@@ -356,7 +332,7 @@ pub async fn appeals_filed_between(
     from: &str,
     to: &str,
 ) -> Result<Vec<AppealRow>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT kind, outcome, filed_on, decided_on, note FROM appeals \
          WHERE unit = $1 AND filed_on >= $2 AND filed_on <= $3",
     )
@@ -364,8 +340,7 @@ pub async fn appeals_filed_between(
     .bind(from)
     .bind(to)
     .fetch_all(conn)
-    .await?;
-    rows.iter().map(appeal_from).collect()
+    .await
 }
 
 /// One entry of a queue.
@@ -426,7 +401,7 @@ pub async fn queue(
 
 /// Facts for the annual tables: requests received up to `to` and not
 /// concluded before `from`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct FactRow {
     pub applicant_type: String,
     pub received_on: String,
@@ -440,7 +415,7 @@ pub async fn annual_facts(
     from: &str,
     to: &str,
 ) -> Result<Vec<FactRow>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT applicant_type, received_on, concluded_on, reply_category FROM requests \
          WHERE unit = $1 AND received_on <= $3 AND (concluded_on IS NULL OR concluded_on >= $2)",
     )
@@ -448,17 +423,7 @@ pub async fn annual_facts(
     .bind(from)
     .bind(to)
     .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(FactRow {
-                applicant_type: r.try_get("applicant_type")?,
-                received_on: r.try_get("received_on")?,
-                concluded_on: r.try_get("concluded_on")?,
-                reply_category: r.try_get("reply_category")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 pub async fn fees_paid_between(
