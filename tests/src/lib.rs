@@ -424,3 +424,35 @@ pub async fn publish_new(
     anyhow::ensure!(!p.blocked, "publish blocked: {:?}", p.findings);
     p.document.context("document in response")
 }
+
+/// Every message the stream holds on `subject`, read through an ephemeral
+/// ordered consumer.
+pub async fn stream_messages(
+    nats_url: &str,
+    subject: &str,
+) -> anyhow::Result<Vec<async_nats::Message>> {
+    let client = async_nats::connect(nats_url).await?;
+    let js = async_nats::jetstream::new(client);
+    let stream = js.get_stream("GONGKAI").await?;
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {
+            filter_subject: subject.into(),
+            ..Default::default()
+        })
+        .await?;
+    let pending = consumer.cached_info().num_pending as usize;
+    let mut out = Vec::new();
+    if pending == 0 {
+        return Ok(out);
+    }
+    let mut msgs = consumer.messages().await?;
+    while out.len() < pending {
+        match tokio::time::timeout(Duration::from_secs(5), futures::StreamExt::next(&mut msgs))
+            .await
+        {
+            Ok(Some(m)) => out.push(m?.message),
+            _ => break,
+        }
+    }
+    Ok(out)
+}

@@ -13,36 +13,6 @@ use prost::Message as _;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gongkai-e2e-node");
 
-/// Every message the stream holds on `subject`, read through an ephemeral
-/// ordered consumer.
-async fn stream_messages(
-    nats_url: &str,
-    subject: &str,
-) -> anyhow::Result<Vec<async_nats::Message>> {
-    let client = async_nats::connect(nats_url).await?;
-    let js = jetstream::new(client);
-    let stream = js.get_stream("GONGKAI").await?;
-    let consumer = stream
-        .create_consumer(jetstream::consumer::pull::OrderedConfig {
-            filter_subject: subject.into(),
-            ..Default::default()
-        })
-        .await?;
-    let pending = consumer.cached_info().num_pending as usize;
-    let mut out = Vec::new();
-    if pending == 0 {
-        return Ok(out);
-    }
-    let mut msgs = consumer.messages().await?;
-    while out.len() < pending {
-        match tokio::time::timeout(Duration::from_secs(5), msgs.next()).await {
-            Ok(Some(m)) => out.push(m?.message),
-            _ => break,
-        }
-    }
-    Ok(out)
-}
-
 fn decode_changed(m: &async_nats::Message) -> anyhow::Result<(pb::Event, pb::DocumentChanged)> {
     let e = pb::Event::decode(m.payload.clone())?;
     let p = pb::DocumentChanged::decode(e.payload.as_slice())?;

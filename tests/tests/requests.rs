@@ -1,10 +1,6 @@
 //! The requests service over gRPC with NATS events: intake and the query
 //! code, the statutory clock, replies, fees, signals, queues, annual tables.
 
-use std::time::Duration;
-
-use async_nats::jetstream;
-use futures::StreamExt as _;
 use gongkai_kernel::auth::Role;
 use gongkai_proto::v1 as pb;
 use gongkai_tests::*;
@@ -39,31 +35,6 @@ fn act(id: &str, day: &str, action: pb::act_request::Action) -> pb::ActRequest {
         reason: String::new(),
         action: Some(action),
     }
-}
-
-async fn stream_messages(
-    nats_url: &str,
-    subject: &str,
-) -> anyhow::Result<Vec<async_nats::Message>> {
-    let client = async_nats::connect(nats_url).await?;
-    let js = jetstream::new(client);
-    let stream = js.get_stream("GONGKAI").await?;
-    let consumer = stream
-        .create_consumer(jetstream::consumer::pull::OrderedConfig {
-            filter_subject: subject.into(),
-            ..Default::default()
-        })
-        .await?;
-    let pending = consumer.cached_info().num_pending as usize;
-    let mut out = Vec::new();
-    let mut msgs = consumer.messages().await?;
-    while out.len() < pending {
-        match tokio::time::timeout(Duration::from_secs(5), msgs.next()).await {
-            Ok(Some(m)) => out.push(m?.message),
-            _ => break,
-        }
-    }
-    Ok(out)
 }
 
 #[tokio::test]
