@@ -56,6 +56,16 @@ pub fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}?mode=rwc", path.display())
 }
 
+/// A service's database: `configured` when given, else the SQLite file
+/// `<service>.db` in the node's data directory.
+pub fn service_url(configured: &str, data_dir: &Path, service: &str) -> String {
+    if configured.is_empty() {
+        sqlite_url(&data_dir.join(format!("{service}.db")))
+    } else {
+        configured.to_owned()
+    }
+}
+
 impl Db {
     /// Connects and brings the schema up to date.
     pub async fn connect(url: &str, migrations: &Migrations) -> anyhow::Result<Db> {

@@ -97,3 +97,35 @@ pub async fn join_background(tasks: Vec<tokio::task::JoinHandle<()>>) {
         }
     }
 }
+
+/// Binds `listen` (named `listen_key` in errors), serves `router` with
+/// health and reflection beside it, and reports `service` SERVING until
+/// `stop` turns true; then NOT_SERVING while in-flight calls finish.
+pub async fn spawn_server(
+    listen: &str,
+    listen_key: &str,
+    router: Router,
+    service: &'static str,
+    stop: tokio::sync::watch::Sender<bool>,
+) -> anyhow::Result<(std::net::SocketAddr, ServerTask)> {
+    use tonic_health::ServingStatus;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("{listen_key} {listen}"))?;
+    let addr = listener.local_addr()?;
+    let (router, health) = with_health_and_reflection(router)?;
+    health
+        .set_service_status(service, ServingStatus::Serving)
+        .await;
+    let mut stopped = stop.subscribe();
+    let server = tokio::spawn(router.serve_with_incoming_shutdown(
+        incoming(listener),
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+            health
+                .set_service_status(service, ServingStatus::NotServing)
+                .await;
+        },
+    ));
+    Ok((addr, ServerTask { stop, server }))
+}

@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use gongkai_kernel::consumer;
-use gongkai_kernel::db::sqlite_url;
 use gongkai_kernel::runtime::Runtime;
 use gongkai_kernel::unit::descendants_filter;
 use gongkai_proto::v1::publishing_server::PublishingServer;
@@ -68,11 +67,7 @@ pub async fn serve(
 pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
     cfg.validate()?;
     let node = &rt.node;
-    let url = if cfg.database_url.is_empty() {
-        sqlite_url(&node.data_dir.join("publishing.db"))
-    } else {
-        cfg.database_url.clone()
-    };
+    let url = gongkai_kernel::db::service_url(&cfg.database_url, &node.data_dir, "publishing");
     let db = store::connect(&url).await.context("publishing database")?;
     let catalog_text = std::fs::read_to_string(&cfg.catalog_file)
         .with_context(|| format!("publishing.catalog_file {}", cfg.catalog_file.display()))?;
@@ -148,31 +143,21 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
     service.load_custom_columns().await?;
     background.push(service.start_writer());
 
-    let listener = tokio::net::TcpListener::bind(&cfg.listen)
-        .await
-        .with_context(|| format!("publishing.listen {}", cfg.listen))?;
-    let addr = listener.local_addr()?;
     let api = PublishingServer::new(grpc::GrpcAdapter::new(service.clone(), rt.keys.clone()))
         .max_decoding_message_size(cfg.body_max_bytes + 64 * 1024);
     let router = gongkai_kernel::grpc::server(&rt.node)?.add_service(api);
-    let (router, health) = gongkai_kernel::grpc::with_health_and_reflection(router)?;
-    health
-        .set_serving::<PublishingServer<grpc::GrpcAdapter>>()
-        .await;
-    let mut stop_server = stop_rx;
-    let server = tokio::spawn(router.serve_with_incoming_shutdown(
-        gongkai_kernel::grpc::incoming(listener),
-        async move {
-            let _ = stop_server.wait_for(|s| *s).await;
-            health
-                .set_not_serving::<PublishingServer<grpc::GrpcAdapter>>()
-                .await;
-        },
-    ));
+    let (addr, server) = gongkai_kernel::grpc::spawn_server(
+        &cfg.listen,
+        "publishing.listen",
+        router,
+        <PublishingServer<grpc::GrpcAdapter> as tonic::server::NamedService>::NAME,
+        stop,
+    )
+    .await?;
     Ok(Running {
         addr,
         service,
-        server: gongkai_kernel::grpc::ServerTask { stop, server },
+        server,
         background,
     })
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use gongkai_kernel::db::{sqlite_url, today_cst};
+use gongkai_kernel::db::today_cst;
 use gongkai_kernel::runtime::Runtime;
 use gongkai_proto::v1::requests_server::RequestsServer;
 use tokio::sync::watch;
@@ -60,11 +60,7 @@ pub async fn serve(
 pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
     cfg.validate()?;
     let node = &rt.node;
-    let url = if cfg.database_url.is_empty() {
-        sqlite_url(&node.data_dir.join("requests.db"))
-    } else {
-        cfg.database_url.clone()
-    };
+    let url = gongkai_kernel::db::service_url(&cfg.database_url, &node.data_dir, "requests");
     let db = store::connect(&url).await.context("requests database")?;
     let (stop, stop_rx) = watch::channel(false);
     let (relay, relay_task) = gongkai_kernel::outbox::spawn(
@@ -97,30 +93,20 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
         stop_rx.clone(),
     );
 
-    let listener = tokio::net::TcpListener::bind(&cfg.listen)
-        .await
-        .with_context(|| format!("requests.listen {}", cfg.listen))?;
-    let addr = listener.local_addr()?;
     let api = RequestsServer::new(grpc::GrpcAdapter::new(service.clone(), rt.keys.clone()));
     let router = gongkai_kernel::grpc::server(&rt.node)?.add_service(api);
-    let (router, health) = gongkai_kernel::grpc::with_health_and_reflection(router)?;
-    health
-        .set_serving::<RequestsServer<grpc::GrpcAdapter>>()
-        .await;
-    let mut stop_server = stop_rx;
-    let server = tokio::spawn(router.serve_with_incoming_shutdown(
-        gongkai_kernel::grpc::incoming(listener),
-        async move {
-            let _ = stop_server.wait_for(|s| *s).await;
-            health
-                .set_not_serving::<RequestsServer<grpc::GrpcAdapter>>()
-                .await;
-        },
-    ));
+    let (addr, server) = gongkai_kernel::grpc::spawn_server(
+        &cfg.listen,
+        "requests.listen",
+        router,
+        <RequestsServer<grpc::GrpcAdapter> as tonic::server::NamedService>::NAME,
+        stop,
+    )
+    .await?;
     Ok(Running {
         addr,
         service,
-        server: gongkai_kernel::grpc::ServerTask { stop, server },
+        server,
         background: vec![relay_task, scheduler],
     })
 }
