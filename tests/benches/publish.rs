@@ -241,6 +241,7 @@ fn histogram() -> Result<Histogram<u64>> {
 /// time runs from a common start, after every client is connected, to the
 /// last worker's end.
 async fn measure<W: Worker>(workers: Vec<W>, limit: Option<Duration>) -> Result<Figures> {
+    let clients = workers.len();
     let start = Arc::new(tokio::sync::Barrier::new(workers.len() + 1));
     let mut tasks = Vec::with_capacity(workers.len());
     for mut w in workers {
@@ -263,12 +264,14 @@ async fn measure<W: Worker>(workers: Vec<W>, limit: Option<Duration>) -> Result<
         }));
     }
     start.wait().await;
+    eprintln!("  {clients} client(s)");
     let t0 = Instant::now();
     let mut parts = Vec::with_capacity(tasks.len());
     for t in tasks {
         parts.push(t.await.context("a client task panicked")?);
     }
     let wall = t0.elapsed();
+    eprintln!("  {clients} client(s) done in {:.2} s", wall.as_secs_f64());
     let mut all = histogram()?;
     for p in parts {
         all.add(p?)?;
@@ -280,6 +283,12 @@ async fn measure<W: Worker>(workers: Vec<W>, limit: Option<Duration>) -> Result<
         p50_us: all.value_at_quantile(0.50),
         p99_us: all.value_at_quantile(0.99),
     })
+}
+
+/// Tells someone watching a long run (or a profiler waiting for a row)
+/// what starts now; the figures themselves go to standard output.
+fn progress(what: &str) {
+    eprintln!("{what}");
 }
 
 /// Takes one unit of work from a shared budget.
@@ -787,6 +796,7 @@ async fn bench_backend(backend: Backend, s: &Settings) -> Result<Report> {
     let levels = s.clients.len();
     let approved = Arc::new(Mutex::new(Vec::new()));
     let t0 = Instant::now();
+    progress("preparing approved documents");
     let prep_budget = budget(WARMUP + levels * s.n);
     measure(
         (0..PREP_CLIENTS)
@@ -823,6 +833,7 @@ async fn bench_backend(backend: Backend, s: &Settings) -> Result<Report> {
             })
             .collect::<Vec<_>>()
     };
+    progress("empty call");
     measure(health(WARMUP_CLIENTS, WARMUP), None).await?;
     for &c in &s.clients {
         report.empty.push((
@@ -842,6 +853,7 @@ async fn bench_backend(backend: Backend, s: &Settings) -> Result<Report> {
             })
             .collect::<Vec<_>>()
     };
+    progress("raw insert");
     measure(raw(WARMUP_CLIENTS, WARMUP), None).await?;
     for &c in &s.clients {
         report.raw.push((
@@ -862,6 +874,7 @@ async fn bench_backend(backend: Backend, s: &Settings) -> Result<Report> {
             })
             .collect::<Vec<_>>()
     };
+    progress("Publish");
     let warm = approved.split_off(approved.len() - WARMUP);
     measure(publish_level(WARMUP_CLIENTS, warm), None).await?;
     published += WARMUP;
@@ -875,6 +888,7 @@ async fn bench_backend(backend: Backend, s: &Settings) -> Result<Report> {
     }
 
     // Whole document.
+    progress("whole document");
     for &c in &s.clients {
         let b = budget(s.n);
         let f = measure(
