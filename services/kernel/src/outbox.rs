@@ -5,7 +5,7 @@
 //! `Nats-Msg-Id`, which JetStream drops as a duplicate.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
 use bytes::Bytes;
@@ -137,15 +137,19 @@ async fn run(
     drain_timeout: Duration,
 ) {
     let max_in_flight = bus.config().max_in_flight;
+    let mut relay = Progress::default();
     let mut backoff = Duration::from_millis(100);
     let mut last_prune = 0i64;
     loop {
         if *stop.borrow() {
             break;
         }
-        match relay_batch(&db, &bus, max_in_flight).await {
+        match relay_batch(&db, &bus, max_in_flight, &mut relay).await {
             Ok(n) if n > 0 => {
                 backoff = Duration::from_millis(100);
+                if relay.marks_due() {
+                    flush_marks(&db, &mut relay).await;
+                }
                 continue;
             }
             Ok(_) => {
@@ -156,9 +160,16 @@ async fn run(
                         tracing::warn!(error = %e, "outbox prune failed");
                     }
                 }
+                // Idle with marks owed: mark them when they fall due, unless
+                // new events come first (they are marked together).
+                let wait = relay.marks_wait().unwrap_or(POLL);
+                if wait.is_zero() {
+                    flush_marks(&db, &mut relay).await;
+                    continue;
+                }
                 tokio::select! {
                     _ = wake.notified() => {}
-                    _ = tokio::time::sleep(POLL) => {}
+                    _ = tokio::time::sleep(wait) => {}
                     _ = stop.changed() => {}
                 }
             }
@@ -175,7 +186,7 @@ async fn run(
     // Flush what is left so a clean stop leaves an empty outbox when NATS is up.
     let drained = tokio::time::timeout(drain_timeout, async {
         loop {
-            match relay_batch(&db, &bus, max_in_flight).await {
+            match relay_batch(&db, &bus, max_in_flight, &mut relay).await {
                 Ok(0) => return true,
                 Ok(_) => {}
                 Err(_) => return false,
@@ -184,18 +195,82 @@ async fn run(
     })
     .await
     .unwrap_or(false);
+    flush_marks(&db, &mut relay).await;
     bus.flush().await;
     if !drained {
         tracing::warn!("outbox not fully drained at shutdown; events will be sent at next start");
     }
 }
 
-/// Publishes up to one batch; returns how many rows were sent.
-pub async fn relay_batch(db: &Db, bus: &Bus, max_in_flight: usize) -> anyhow::Result<usize> {
+/// Marks owed to the outbox are written at most this late. A crash before
+/// they are written only means their events are sent again, and JetStream
+/// drops those as duplicates (its window is far longer than this).
+const MARK_EVERY: Duration = Duration::from_millis(250);
+/// ... or as soon as this many are owed.
+const MARK_MAX: usize = 4096;
+
+/// What one relay has sent but not yet marked sent in the database
+/// (`unmarked`, acknowledged by JetStream), and how far it has read: the
+/// next batch starts after `cursor` so owed rows are not read again.
+/// Marking lazily spares the database a write transaction per event when
+/// events trickle in one at a time (on SQLite it would queue behind the
+/// service's own writes on the single writer connection).
+///
+/// On PostgreSQL a transaction may commit after one holding a higher id, so
+/// a row can appear behind the cursor: the cursor returns to the start
+/// whenever the owed marks are written, and such a row leaves then.
+#[derive(Debug, Default)]
+pub struct Progress {
+    cursor: i64,
+    unmarked: Vec<i64>,
+    since: Option<Instant>,
+}
+
+impl Progress {
+    fn acked(&mut self, ids: &[i64]) {
+        if let Some(&last) = ids.last() {
+            self.cursor = self.cursor.max(last);
+            if self.unmarked.is_empty() {
+                self.since = Some(Instant::now());
+            }
+            self.unmarked.extend_from_slice(ids);
+        }
+    }
+
+    fn marks_due(&self) -> bool {
+        self.unmarked.len() >= MARK_MAX || self.marks_wait().is_some_and(|w| w.is_zero())
+    }
+
+    /// How long until the owed marks are due; `None` when nothing is owed.
+    fn marks_wait(&self) -> Option<Duration> {
+        let since = self.since?;
+        Some(MARK_EVERY.saturating_sub(since.elapsed()))
+    }
+}
+
+async fn flush_marks(db: &Db, relay: &mut Progress) {
+    // On failure the marks stay owed for the next attempt; a relay that
+    // starts afresh meanwhile sends their rows again and JetStream drops
+    // the repeats.
+    if let Err(e) = mark_owed(db, relay).await {
+        tracing::warn!(error = %e, "marking outbox rows sent failed; will retry");
+    }
+}
+
+/// Publishes up to one batch of the rows after `relay`'s cursor; returns how
+/// many were sent. Their marks are owed in `relay` (see [`Progress`]); call
+/// [`mark_owed`] to write them now.
+pub async fn relay_batch(
+    db: &Db,
+    bus: &Bus,
+    max_in_flight: usize,
+    relay: &mut Progress,
+) -> anyhow::Result<usize> {
     let rows: Vec<Row> = sqlx::query(
         "SELECT id, event_id, subject, payload, traceparent FROM gk_outbox \
-         WHERE sent_at IS NULL ORDER BY id LIMIT $1",
+         WHERE sent_at IS NULL AND id > $1 ORDER BY id LIMIT $2",
     )
+    .bind(relay.cursor)
     .bind(BATCH)
     .fetch_all(db.read())
     .await?
@@ -219,7 +294,7 @@ pub async fn relay_batch(db: &Db, bus: &Bus, max_in_flight: usize) -> anyhow::Re
         .instrument(span)
         .await;
     let sent: Vec<i64> = acked.iter().map(|&i| rows[i].id).collect();
-    mark_sent(db, &sent).await?;
+    relay.acked(&sent);
     if sent.len() < rows.len() {
         anyhow::bail!(
             "{} of {} events not acknowledged by JetStream",
@@ -228,6 +303,18 @@ pub async fn relay_batch(db: &Db, bus: &Bus, max_in_flight: usize) -> anyhow::Re
         );
     }
     Ok(sent.len())
+}
+
+/// Writes the marks `relay` owes now.
+pub async fn mark_owed(db: &Db, relay: &mut Progress) -> Result<(), sqlx::Error> {
+    if relay.unmarked.is_empty() {
+        return Ok(());
+    }
+    mark_sent(db, &relay.unmarked).await?;
+    relay.unmarked.clear();
+    relay.since = None;
+    relay.cursor = 0;
+    Ok(())
 }
 
 /// Publishes with up to `max_in_flight` acks outstanding; returns the indexes
