@@ -12,6 +12,7 @@ pub mod error;
 pub mod grpc;
 pub mod ids;
 pub mod outbox;
+pub mod priority;
 pub mod runtime;
 pub mod telemetry;
 pub mod unit;

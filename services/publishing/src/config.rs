@@ -27,6 +27,10 @@ pub struct Config {
     pub catalog_file: PathBuf,
     /// How often buffered search-index changes are committed.
     pub search_commit_ms: u64,
+    /// CPU priority (nice, 0 to 19) of search indexing and segment merges:
+    /// above 0, calls being served take the cores first and the index
+    /// catches up after a burst.
+    pub search_indexing_nice: i32,
     /// Search index directory; empty: `search/` in the data directory.
     pub search_dir: PathBuf,
     /// Build the subtree catalogue from the children's document events.
@@ -45,6 +49,7 @@ impl Default for Config {
             interpretation_lag_days: 0,
             catalog_file: PathBuf::from("deploy/catalog/default.toml"),
             search_commit_ms: 500,
+            search_indexing_nice: 10,
             search_dir: PathBuf::new(),
             aggregate_subtree: true,
             privacy: PrivacyConfig::default(),
@@ -94,6 +99,12 @@ impl Config {
             return Err(ConfigError::new(
                 "publishing.search_commit_ms",
                 "between 10 and 60000",
+            ));
+        }
+        if !(0..=19).contains(&self.search_indexing_nice) {
+            return Err(ConfigError::new(
+                "publishing.search_indexing_nice",
+                "between 0 and 19",
             ));
         }
         Scanner::new(&self.privacy).map_err(|e| {

@@ -39,8 +39,63 @@ pub fn indexed(d: &DocRow) -> Option<IndexedDoc> {
     })
 }
 
+/// A batch of changes for the indexing thread, and where to say it is done.
+struct Batch {
+    rows: Vec<DocRow>,
+    last: i64,
+    done: tokio::sync::oneshot::Sender<anyhow::Result<()>>,
+}
+
+/// The thread that applies and commits changes. Tokenizing and committing
+/// are CPU and disk work, kept off the async workers that serve calls and,
+/// at the configured priority, behind them. A thread of its own rather than
+/// the blocking pool: tantivy starts new indexing threads from the thread
+/// that commits, and they inherit its priority.
+struct IndexThread {
+    batches: std::sync::mpsc::Sender<Batch>,
+}
+
+impl IndexThread {
+    fn start(index: Arc<SearchIndex>, nice: i32) -> std::io::Result<IndexThread> {
+        let (batches, rx) = std::sync::mpsc::channel::<Batch>();
+        std::thread::Builder::new()
+            .name("search-indexer".into())
+            .spawn(move || {
+                if let Err(e) = gongkai_kernel::priority::lower_current_thread(nice) {
+                    tracing::warn!(error = %e, "could not lower the search indexing priority");
+                }
+                // Ends when the last sender is dropped.
+                while let Ok(b) = rx.recv() {
+                    let _ = b.done.send(apply(&index, &b.rows, b.last));
+                }
+            })?;
+        Ok(IndexThread { batches })
+    }
+
+    async fn apply(&self, rows: Vec<DocRow>, last: i64) -> anyhow::Result<()> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        self.batches
+            .send(Batch { rows, last, done })
+            .map_err(|_| anyhow::anyhow!("the search indexing thread has stopped"))?;
+        answer
+            .await
+            .map_err(|_| anyhow::anyhow!("the search indexing thread has stopped"))?
+    }
+}
+
+fn apply(index: &SearchIndex, rows: &[DocRow], last: i64) -> anyhow::Result<()> {
+    for d in rows {
+        match (d.state.is_public(), indexed(d)) {
+            (true, Some(doc)) => index.upsert(&doc)?,
+            _ => index.delete(&d.id)?,
+        }
+    }
+    index.commit(last)?;
+    Ok(())
+}
+
 /// Applies every change after the index's watermark; returns how many.
-pub async fn catch_up(db: &Db, index: &Arc<SearchIndex>) -> anyhow::Result<usize> {
+async fn catch_up(db: &Db, index: &SearchIndex, thread: &IndexThread) -> anyhow::Result<usize> {
     let mut total = 0;
     loop {
         let from = index.watermark();
@@ -51,35 +106,25 @@ pub async fn catch_up(db: &Db, index: &Arc<SearchIndex>) -> anyhow::Result<usize
             return Ok(total);
         };
         total += rows.len();
-        // Tokenizing and committing are CPU and disk work: keep them off the
-        // async workers that serve calls.
-        let idx = index.clone();
-        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            for d in &rows {
-                match (d.state.is_public(), indexed(d)) {
-                    (true, Some(doc)) => idx.upsert(&doc)?,
-                    _ => idx.delete(&d.id)?,
-                }
-            }
-            idx.commit(last)?;
-            Ok(())
-        })
-        .await??;
+        thread.apply(rows, last).await?;
     }
 }
 
-/// Runs the indexer until `stop`; commits at most every `every`.
+/// Runs the indexer until `stop`; commits at most every `every`, indexing at
+/// CPU priority `nice` (0 to 19).
 pub fn spawn(
     db: Db,
     index: Arc<SearchIndex>,
     every: Duration,
+    nice: i32,
     mut stop: watch::Receiver<bool>,
-) -> (Indexer, JoinHandle<()>) {
+) -> std::io::Result<(Indexer, JoinHandle<()>)> {
     let wake = Arc::new(Notify::new());
     let handle = Indexer { wake: wake.clone() };
+    let thread = IndexThread::start(index.clone(), nice)?;
     let task = tokio::spawn(async move {
         loop {
-            if let Err(e) = catch_up(&db, &index).await {
+            if let Err(e) = catch_up(&db, &index, &thread).await {
                 tracing::warn!(error = %e, "search indexing failed; will retry");
             }
             if *stop.borrow() {
@@ -95,5 +140,5 @@ pub fn spawn(
             }
         }
     });
-    (handle, task)
+    Ok((handle, task))
 }

@@ -79,7 +79,7 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
     } else {
         cfg.search_dir.clone()
     };
-    let search = Arc::new(open_index(&db, &search_dir).await?);
+    let search = Arc::new(open_index(&db, &search_dir, cfg.search_indexing_nice).await?);
 
     let (stop, stop_rx) = watch::channel(false);
     let (relay, relay_task) = gongkai_kernel::outbox::spawn(
@@ -92,8 +92,10 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
         db.clone(),
         search.clone(),
         Duration::from_millis(cfg.search_commit_ms),
+        cfg.search_indexing_nice,
         stop_rx.clone(),
-    );
+    )
+    .context("starting the search indexer")?;
     let mut background = vec![relay_task, indexer_task];
     if cfg.aggregate_subtree {
         let name = format!(
@@ -167,9 +169,10 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
 async fn open_index(
     db: &gongkai_kernel::db::Db,
     dir: &std::path::Path,
+    nice: i32,
 ) -> anyhow::Result<SearchIndex> {
     std::fs::create_dir_all(dir)?;
-    let index = SearchIndex::open_in_dir(dir)?;
+    let index = SearchIndex::open_in_dir_with_nice(dir, nice)?;
     let mut conn = db.read().acquire().await?;
     let db_seq = store::max_search_seq(&mut conn).await?;
     if index.watermark() > db_seq {
@@ -181,7 +184,7 @@ async fn open_index(
         drop(index);
         std::fs::remove_dir_all(dir)?;
         std::fs::create_dir_all(dir)?;
-        return Ok(SearchIndex::open_in_dir(dir)?);
+        return Ok(SearchIndex::open_in_dir_with_nice(dir, nice)?);
     }
     Ok(index)
 }

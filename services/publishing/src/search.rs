@@ -213,21 +213,33 @@ impl SearchIndex {
     /// index if missing. Only one `SearchIndex` may hold a directory at a
     /// time (tantivy's writer lock).
     pub fn open_in_dir(dir: &Path) -> Result<Self, SearchError> {
+        Self::open_in_dir_with_nice(dir, 0)
+    }
+
+    /// As [`open_in_dir`](Self::open_in_dir), with tokenizing, segment
+    /// writing and merging at CPU priority `indexing_nice` (0 to 19): when
+    /// calls and indexing compete for the cores, indexing waits and catches
+    /// up after. Searches keep the caller's priority.
+    pub fn open_in_dir_with_nice(dir: &Path, indexing_nice: i32) -> Result<Self, SearchError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| SearchError::Dir(format!("{}: {e}", dir.display())))?;
         let mmap = MmapDirectory::open(dir)
             .map_err(|e| SearchError::Dir(format!("{}: {e}", dir.display())))?;
         let (schema, fields) = build_schema();
         let index = Index::open_or_create(mmap, schema)?;
-        Self::from_index(index, fields)
+        Self::from_index(index, fields, indexing_nice)
     }
 
     pub fn open_in_ram() -> Result<Self, SearchError> {
         let (schema, fields) = build_schema();
-        Self::from_index(Index::create_in_ram(schema), fields)
+        Self::from_index(Index::create_in_ram(schema), fields, 0)
     }
 
-    fn from_index(mut index: Index, fields: Fields) -> Result<Self, SearchError> {
+    fn from_index(
+        mut index: Index,
+        fields: Fields,
+        indexing_nice: i32,
+    ) -> Result<Self, SearchError> {
         index.tokenizers().register(TOKENIZER, CjkTokenizer);
         // Segments are searched in parallel so a single heavy query uses
         // every core; the executor must be set before the reader clones the
@@ -240,7 +252,22 @@ impl SearchIndex {
         // One indexing thread: a node indexes a trickle of publications, and
         // the cores are better left to the calls being served (more threads
         // would also make more, smaller segments to merge).
-        let writer = index.writer_with_num_threads(1, WRITER_MEMORY_BUDGET)?;
+        //
+        // The writer starts its threads (indexing, segment updates, merges)
+        // when it is made; made on a thread of lowered priority, they
+        // inherit that priority.
+        let writer = std::thread::scope(|s| {
+            s.spawn(|| {
+                if let Err(e) = gongkai_kernel::priority::lower_current_thread(indexing_nice) {
+                    tracing::warn!(error = %e, "could not lower the search indexing priority");
+                }
+                index.writer_with_num_threads(1, WRITER_MEMORY_BUDGET)
+            })
+            .join()
+        })
+        .map_err(|_| {
+            SearchError::Dir("the search index writer panicked while starting".into())
+        })??;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
