@@ -725,6 +725,12 @@ pub struct Change<'a> {
     pub doc: &'a DocRow,
     pub expect_state: State,
     pub expect_updated_at: i64,
+    /// Whether the document's fields (title … body, summary) differ from
+    /// the stored row. When they do not (publishing, abolishing), they are
+    /// neither sent nor rewritten, and a new version copies them from the
+    /// row: the body is not carried to the database again, nor compressed
+    /// and stored again on PostgreSQL.
+    pub fields_changed: bool,
     /// `(reason, actor)` when the change makes a new published version.
     pub version: Option<(&'a str, &'a str)>,
     pub history: &'a HistoryRow,
@@ -803,12 +809,10 @@ async fn write_group_pg(
         let d = c.doc;
         let f = &d.fields;
         let h = c.history;
-        docs.push(json!({
-            "id": d.id, "state": d.state.as_str(), "version": d.version, "title": f.title,
-            "doc_number": f.doc_number, "subject": f.subject, "publisher": f.publisher,
-            "date_formed": iso(f.date_formed), "attribute": f.attribute.as_str(),
-            "withheld_reason": f.withheld_reason, "column_code": f.column, "body": f.body,
-            "summary": f.summary, "index_no": d.index_no, "date_published": d.date_published.map(iso),
+        let mut doc = json!({
+            "id": d.id, "state": d.state.as_str(), "version": d.version,
+            "fields": c.fields_changed,
+            "index_no": d.index_no, "date_published": d.date_published.map(iso),
             "validity": d.validity, "updated_at": d.updated_at, "interprets": d.interprets,
             "interpretation": d.interpretation, "confidential_findings": d.confidential_findings,
             "timeliness_days": d.timeliness_days, "late": i64::from(d.late),
@@ -819,7 +823,19 @@ async fn write_group_pg(
             "v_reason": c.version.map(|v| v.0), "v_actor": c.version.map(|v| v.1), "v_at": now_ms(),
             "h_action": h.action, "h_actor": h.actor, "h_from": h.from_state, "h_to": h.to_state,
             "h_comment": h.comment, "h_at": h.at,
-        }));
+        });
+        if c.fields_changed {
+            let extra = json!({
+                "title": f.title, "doc_number": f.doc_number, "subject": f.subject,
+                "publisher": f.publisher, "date_formed": iso(f.date_formed),
+                "attribute": f.attribute.as_str(), "withheld_reason": f.withheld_reason,
+                "column_code": f.column, "body": f.body, "summary": f.summary,
+            });
+            if let (Some(doc), serde_json::Value::Object(extra)) = (doc.as_object_mut(), extra) {
+                doc.extend(extra);
+            }
+        }
+        docs.push(doc);
         for e in c.events {
             events.push(json!({
                 "doc_id": d.id, "event_id": e.event_id, "subject": e.subject,
@@ -830,32 +846,41 @@ async fn write_group_pg(
     }
     let n: i64 = sqlx::query(
         "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(\
-            id text, state text, version bigint, title text, doc_number text, subject text, \
-            publisher text, date_formed text, attribute text, withheld_reason text, \
-            column_code text, body text, summary text, index_no text, date_published text, \
-            validity text, updated_at bigint, interprets text, interpretation text, \
-            confidential_findings text, timeliness_days bigint, late bigint, \
-            timeliness_provisional bigint, abolished_on text, abolish_reason text, \
+            id text, state text, version bigint, fields boolean, title text, doc_number text, \
+            subject text, publisher text, date_formed text, attribute text, \
+            withheld_reason text, column_code text, body text, summary text, index_no text, \
+            date_published text, validity text, updated_at bigint, interprets text, \
+            interpretation text, confidential_findings text, timeliness_days bigint, \
+            late bigint, timeliness_provisional bigint, abolished_on text, abolish_reason text, \
             search_seq bigint, expect_state text, expect_at bigint, v_reason text, v_actor text, \
             v_at bigint, h_action text, h_actor text, h_from text, h_to text, h_comment text, \
             h_at bigint)), \
-         u AS (UPDATE documents d SET state = x.state, version = x.version, title = x.title, \
-            doc_number = x.doc_number, subject = x.subject, publisher = x.publisher, \
-            date_formed = x.date_formed, attribute = x.attribute, \
-            withheld_reason = x.withheld_reason, column_code = x.column_code, body = x.body, \
-            summary = x.summary, index_no = x.index_no, date_published = x.date_published, \
+         u AS (UPDATE documents d SET state = x.state, version = x.version, \
+            title = CASE WHEN x.fields THEN x.title ELSE d.title END, \
+            doc_number = CASE WHEN x.fields THEN x.doc_number ELSE d.doc_number END, \
+            subject = CASE WHEN x.fields THEN x.subject ELSE d.subject END, \
+            publisher = CASE WHEN x.fields THEN x.publisher ELSE d.publisher END, \
+            date_formed = CASE WHEN x.fields THEN x.date_formed ELSE d.date_formed END, \
+            attribute = CASE WHEN x.fields THEN x.attribute ELSE d.attribute END, \
+            withheld_reason = CASE WHEN x.fields THEN x.withheld_reason \
+                ELSE d.withheld_reason END, \
+            column_code = CASE WHEN x.fields THEN x.column_code ELSE d.column_code END, \
+            body = CASE WHEN x.fields THEN x.body ELSE d.body END, \
+            summary = CASE WHEN x.fields THEN x.summary ELSE d.summary END, \
+            index_no = x.index_no, date_published = x.date_published, \
             validity = x.validity, updated_at = x.updated_at, interprets = x.interprets, \
             interpretation = x.interpretation, confidential_findings = x.confidential_findings, \
             timeliness_days = x.timeliness_days, late = x.late, \
             timeliness_provisional = x.timeliness_provisional, abolished_on = x.abolished_on, \
             abolish_reason = x.abolish_reason, search_seq = x.search_seq \
             FROM x WHERE d.id = x.id AND d.state = x.expect_state AND d.updated_at = x.expect_at \
-            RETURNING d.id), \
+            RETURNING d.id, d.version, d.title, d.doc_number, d.subject, d.publisher, \
+            d.date_formed, d.attribute, d.withheld_reason, d.column_code, d.body, d.summary), \
          v AS (INSERT INTO document_versions (document_id, version, title, doc_number, subject, \
             publisher, date_formed, attribute, withheld_reason, column_code, body, summary, \
             reason, created_by, created_at) \
-            SELECT x.id, x.version, x.title, x.doc_number, x.subject, x.publisher, x.date_formed, \
-            x.attribute, x.withheld_reason, x.column_code, x.body, x.summary, x.v_reason, \
+            SELECT u.id, u.version, u.title, u.doc_number, u.subject, u.publisher, u.date_formed, \
+            u.attribute, u.withheld_reason, u.column_code, u.body, u.summary, x.v_reason, \
             x.v_actor, x.v_at FROM x JOIN u ON u.id = x.id WHERE x.v_reason IS NOT NULL), \
          h AS (INSERT INTO document_history (document_id, action, actor, from_state, to_state, \
             comment, at) SELECT x.id, x.h_action, x.h_actor, x.h_from, x.h_to, x.h_comment, x.h_at \
@@ -884,9 +909,7 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String, u64)
     let d = c.doc;
     let f = &d.fields;
     let id = p.add(Val::S(d.id.clone()));
-    let sets = [
-        ("state", Val::S(d.state.as_str().into())),
-        ("version", Val::I(d.version)),
+    let field_sets = [
         ("title", Val::S(f.title.clone())),
         ("doc_number", Val::OS(f.doc_number.clone())),
         ("subject", Val::S(f.subject.clone())),
@@ -897,6 +920,10 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String, u64)
         ("column_code", Val::S(f.column.clone())),
         ("body", Val::S(f.body.clone())),
         ("summary", Val::S(f.summary.clone())),
+    ];
+    let sets = [
+        ("state", Val::S(d.state.as_str().into())),
+        ("version", Val::I(d.version)),
         ("index_no", Val::OS(d.index_no.clone())),
         ("date_published", Val::OS(d.date_published.map(iso))),
         ("validity", Val::S(d.validity.clone())),
@@ -917,47 +944,33 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String, u64)
         ("abolish_reason", Val::OS(d.abolish_reason.clone())),
         ("search_seq", Val::I(d.search_seq)),
     ];
-    let mut set_sql = Vec::with_capacity(sets.len());
-    let mut cols: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
-    for (col, v) in sets {
-        let ph = p.add(v);
-        set_sql.push(format!("{col} = {ph}"));
-        cols.insert(col, ph);
-    }
+    let changed_fields = c.fields_changed.then_some(field_sets);
+    let set_sql: Vec<String> = changed_fields
+        .into_iter()
+        .flatten()
+        .chain(sets)
+        .map(|(col, v)| format!("{col} = {}", p.add(v)))
+        .collect();
     let expect_state = p.add(Val::S(c.expect_state.as_str().into()));
     let expect_at = p.add(Val::I(c.expect_updated_at));
     let update = format!(
         "UPDATE documents SET {} WHERE id = {id} AND state = {expect_state} AND updated_at = {expect_at}",
         set_sql.join(", ")
     );
-    // The version repeats the document's own parameters.
+    // A version copies the row as just written, fields included: PostgreSQL
+    // from the UPDATE's RETURNING, SQLite from the row itself.
+    let version_cols = "version, title, doc_number, subject, publisher, date_formed, attribute, \
+         withheld_reason, column_code, body, summary";
     let version = c.version.map(|(reason, actor)| {
         let reason = p.add(Val::S(reason.into()));
         let actor = p.add(Val::S(actor.into()));
         let now = p.add(Val::I(now_ms()));
-        let values = [
-            "version",
-            "title",
-            "doc_number",
-            "subject",
-            "publisher",
-            "date_formed",
-            "attribute",
-            "withheld_reason",
-            "column_code",
-            "body",
-            "summary",
-        ]
-        .iter()
-        .map(|c| cols[c].clone())
-        .collect::<Vec<_>>()
-        .join(", ");
         (
-            "INSERT INTO document_versions (document_id, version, title, doc_number, subject, \
-             publisher, date_formed, attribute, withheld_reason, column_code, body, summary, \
-             reason, created_by, created_at)"
-                .to_owned(),
-            format!("{values}, {reason}, {actor}, {now}"),
+            format!(
+                "INSERT INTO document_versions (document_id, {version_cols}, reason, created_by, \
+                 created_at)"
+            ),
+            format!("id, {version_cols}, {reason}, {actor}, {now}"),
         )
     });
     let h = c.history;
@@ -987,15 +1000,18 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String, u64)
         .collect();
     let outbox_insert =
         "INSERT INTO gk_outbox (event_id, subject, payload, traceparent, created_at)";
-    let mut cte = format!("u{n} AS ({update} RETURNING id)");
+    let returning = if version.is_some() {
+        format!("id, {version_cols}")
+    } else {
+        "id".to_owned()
+    };
+    let mut cte = format!("u{n} AS ({update} RETURNING {returning})");
     let mut batch = format!("{update};");
     let mut rows = 1u64;
     if let Some((insert, values)) = &version {
-        cte.push_str(&format!(
-            ", v{n} AS ({insert} SELECT id, {values} FROM u{n})"
-        ));
+        cte.push_str(&format!(", v{n} AS ({insert} SELECT {values} FROM u{n})"));
         batch.push_str(&format!(
-            "{insert} SELECT {id}, {values} WHERE changes() = 1;"
+            "{insert} SELECT {values} FROM documents WHERE id = {id} AND changes() = 1;"
         ));
         rows += 1;
     }

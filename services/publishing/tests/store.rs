@@ -1245,7 +1245,9 @@ async fn case_idempotent_consumer(db: &Db) -> Result<()> {
 }
 
 /// A group of publications written in one round trip: everything lands, and
-/// a stale read turns the whole call into `false`.
+/// a stale read turns the whole call into `false`. Changes that leave the
+/// fields alone do not send them: the row keeps its own and the version
+/// copies them from it; one that changes them writes them to both.
 async fn case_write_changes_group(db: &Db) -> Result<()> {
     use gongkai_kernel::outbox::OutboxRow;
     let ids = ["g1", "g2", "g3"];
@@ -1264,6 +1266,10 @@ async fn case_write_changes_group(db: &Db) -> Result<()> {
             d.date_published = Some(ymd(2026, 3, 3));
             d.updated_at += 1;
             d.search_seq = i as i64 + 1;
+            if *id == "g1" {
+                d.fields.title = "改后的标题".into();
+                d.fields.body = "改后的正文".into();
+            }
             d
         })
         .collect();
@@ -1298,6 +1304,7 @@ async fn case_write_changes_group(db: &Db) -> Result<()> {
             doc: d,
             expect_state: State::Approved,
             expect_updated_at: 1_767_225_600_000,
+            fields_changed: d.id == "g1",
             version: Some(("published", "bob")),
             history: &history,
             events: e,
@@ -1323,6 +1330,57 @@ async fn case_write_changes_group(db: &Db) -> Result<()> {
             .fetch_one(db.read())
             .await?;
     assert_eq!(payload, vec![0, 159, 146, 150, 1], "bytes survive the trip");
+    for d in &published {
+        let (title, body): (String, String) =
+            sqlx::query_as("SELECT title, body FROM document_versions WHERE document_id = $1")
+                .bind(&d.id)
+                .fetch_one(db.read())
+                .await?;
+        assert_eq!(
+            (&title, &body),
+            (&d.fields.title, &d.fields.body),
+            "{}",
+            d.id
+        );
+    }
+
+    // Alone (one change: its own statement shape), leaving the fields.
+    let mut d = doc("g4", "340823.jyj");
+    d.state = State::Approved;
+    insert(db, &d).await?;
+    let mut p = d.clone();
+    p.state = State::Published;
+    p.index_no = Some("X/2026-00004".into());
+    p.date_published = Some(ymd(2026, 3, 3));
+    p.updated_at += 1;
+    p.search_seq = 4;
+    let mut sent = p.clone();
+    // Not sent: a stale copy of the fields must not reach the row.
+    sent.fields.body = "不应写入".into();
+    let mut tx = db.begin().await?;
+    assert!(
+        store::write_change(
+            &mut tx,
+            db.backend(),
+            &store::Change {
+                doc: &sent,
+                expect_state: State::Approved,
+                expect_updated_at: d.updated_at,
+                fields_changed: false,
+                version: Some(("published", "bob")),
+                history: &history,
+                events: &[],
+            },
+        )
+        .await?
+    );
+    tx.commit().await?;
+    assert_eq!(get(db, "g4").await?.as_ref(), Some(&p));
+    let body: String =
+        sqlx::query_scalar("SELECT body FROM document_versions WHERE document_id = 'g4'")
+            .fetch_one(db.read())
+            .await?;
+    assert_eq!(body, d.fields.body);
 
     // Read before the write above: every change is stale now.
     let mut tx = db.begin().await?;
@@ -1334,7 +1392,7 @@ async fn case_write_changes_group(db: &Db) -> Result<()> {
     tx.rollback().await?;
     assert_eq!(
         scalar(db, "SELECT COUNT(*) FROM document_history").await?,
-        3
+        4
     );
     Ok(())
 }
