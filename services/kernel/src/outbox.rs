@@ -145,13 +145,17 @@ async fn run(
             break;
         }
         match relay_batch(&db, &bus, max_in_flight, &mut relay).await {
-            Ok(n) if n > 0 => {
+            // A full batch: more are likely waiting.
+            Ok(n) if n as i64 >= BATCH => {
                 backoff = Duration::from_millis(100);
                 if relay.marks_due() {
                     flush_marks(&db, &mut relay).await;
                 }
                 continue;
             }
+            // A short batch took everything committed before it was read;
+            // a commit since then has woken the relay (the wake-up is kept
+            // until it waits), so it reads again only when there is news.
             Ok(_) => {
                 backoff = Duration::from_millis(100);
                 if now_ms() - last_prune > 3_600_000 {
