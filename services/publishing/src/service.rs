@@ -1,6 +1,7 @@
 //! The publishing application: domain rules + store + outbox, one
 //! transaction per call. The gRPC adapter in `grpc.rs` only converts.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use chrono::{Datelike as _, NaiveDate};
@@ -112,6 +113,73 @@ struct Prepared {
     expect_at: i64,
     history: HistoryRow,
     events: Vec<gongkai_kernel::outbox::OutboxRow>,
+}
+
+/// The counters' next values as the group writer last left them. In the
+/// common case only the writer advances them, so it can write a group
+/// expecting these values instead of first taking them under lock; when
+/// another path has taken one meanwhile, that write finds out and changes
+/// nothing, and the writer takes them the slow way and learns them anew.
+/// An index-number counter: unit, year and scope.
+type CounterKey = (String, i32, String);
+/// A number per index-number counter (the first or the next to take).
+type Numbers = HashMap<CounterKey, i64>;
+
+#[derive(Debug, Default)]
+struct SeqCache {
+    search: Option<i64>,
+    index: Numbers,
+}
+
+impl SeqCache {
+    /// The first values for a group needing `wants`, if all are known.
+    fn expect(
+        &self,
+        wants: &[CounterKey],
+    ) -> Option<(Numbers, i64)> {
+        let search = self.search?;
+        let mut firsts = HashMap::new();
+        for w in wants {
+            firsts.insert(w.clone(), *self.index.get(w)?);
+        }
+        Some((firsts, search))
+    }
+
+    /// What a group taking `wants` and `searches` from these first values
+    /// finds and leaves.
+    fn advance(
+        wants: &[CounterKey],
+        index_first: &Numbers,
+        search_first: i64,
+        searches: i64,
+    ) -> store::SeqAdvance {
+        let mut index: Vec<(CounterKey, i64, i64)> = Vec::new();
+        for w in wants {
+            match index.iter_mut().find(|(k, _, _)| k == w) {
+                Some((_, _, left)) => *left += 1,
+                None => {
+                    let first = index_first.get(w).copied().unwrap_or_default();
+                    index.push((w.clone(), first, first + 1));
+                }
+            }
+        }
+        store::SeqAdvance {
+            search: (search_first, search_first + searches),
+            index,
+        }
+    }
+
+    fn store(&mut self, a: &store::SeqAdvance) {
+        self.search = Some(a.search.1);
+        for (k, _, left) in &a.index {
+            self.index.insert(k.clone(), *left);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.search = None;
+        self.index.clear();
+    }
 }
 
 /// Pieces `Publishing` is built from.
@@ -808,23 +876,27 @@ impl Publishing {
         Ok(Some(targets.swap_remove(0)))
     }
 
-    /// Several publications in one transaction: one commit for all of them.
-    /// Any refusal or conflict undoes the whole group, and its jobs are then
-    /// run one by one so that each gets its own answer.
-    async fn publish_group(&self, jobs: &mut [PublishJob]) -> Result<Vec<DocRow>, ()> {
+    /// Several publications (or one) written together: one commit for all
+    /// of them. With the counters' next values known from the last group,
+    /// the group is written in one go expecting them (one statement on
+    /// PostgreSQL); otherwise, or when they were not as expected (another
+    /// path took a sequence meanwhile), the counters are taken under lock
+    /// first. Any refusal or conflict undoes the whole group, and its jobs
+    /// are then run one by one so that each gets its own answer.
+    async fn publish_group(
+        &self,
+        jobs: &[PublishJob],
+        seqs: &mut SeqCache,
+    ) -> Result<Vec<DocRow>, ()> {
         // Anything a job would refuse sends the group back to one by one,
         // where that job gets its own answer.
-        for job in jobs.iter() {
+        for job in jobs {
             for d in &job.targets {
                 Self::check_publishable(d, job.day).map_err(|_| ())?;
             }
         }
-        let Ok(mut tx) = self.db.begin().await else {
-            return Err(());
-        };
-        // Every sequence the group needs, taken in one statement.
         let mut wants: Vec<(String, i32, String)> = Vec::new();
-        for job in jobs.iter() {
+        for job in jobs {
             for d in &job.targets {
                 if d.index_no.is_none() {
                     wants.push((d.unit.clone(), job.day.year(), self.index_scope(d)));
@@ -832,26 +904,77 @@ impl Publishing {
             }
         }
         let searches = jobs.iter().map(|j| j.targets.len()).sum::<usize>() as i64;
-        let Ok((mut index_next, mut search_next)) =
+
+        if let Some((index_first, search_first)) = seqs.expect(&wants) {
+            let (docs, prepared) = self
+                .prepare_group(jobs, index_first.clone(), search_first)
+                .ok_or(())?;
+            let changes = Self::group_changes(jobs, &docs, &prepared);
+            let advance = SeqCache::advance(&wants, &index_first, search_first, searches);
+            match store::write_changes_expecting(&self.db, &changes, &advance).await {
+                Ok(true) => {
+                    seqs.store(&advance);
+                    return Ok(docs.into_iter().map(|mut t| t.swap_remove(0)).collect());
+                }
+                Ok(false) => {}
+                Err(e) => tracing::debug!(error = %e, "group write with expected counters failed"),
+            }
+            seqs.clear();
+        }
+
+        let Ok(mut tx) = self.db.begin().await else {
+            return Err(());
+        };
+        // Every sequence the group needs, taken in one statement.
+        let Ok((index_first, search_first)) =
             store::take_seq_ranges(&mut tx, self.db.backend(), &wants, searches).await
         else {
             let _ = tx.rollback().await;
             return Err(());
         };
+        let Some((docs, prepared)) = self.prepare_group(jobs, index_first.clone(), search_first)
+        else {
+            let _ = tx.rollback().await;
+            return Err(());
+        };
+        let changes = Self::group_changes(jobs, &docs, &prepared);
+        match store::write_changes(&mut tx, self.db.backend(), &changes).await {
+            Ok(true) => {}
+            _ => {
+                let _ = tx.rollback().await;
+                return Err(());
+            }
+        }
+        drop(changes);
+        tx.commit().await.map_err(|_| ())?;
+        seqs.store(&SeqCache::advance(
+            &wants,
+            &index_first,
+            search_first,
+            searches,
+        ));
+        Ok(docs.into_iter().map(|mut t| t.swap_remove(0)).collect())
+    }
+
+    /// The group's documents as published, numbered from `index_first`
+    /// (first number per counter) and `search_first`; `None` if a counter
+    /// the group needs is missing.
+    fn prepare_group(
+        &self,
+        jobs: &[PublishJob],
+        mut index_next: Numbers,
+        mut search_next: i64,
+    ) -> Option<(Vec<Vec<DocRow>>, Vec<Prepared>)> {
         let mut docs: Vec<Vec<DocRow>> = Vec::with_capacity(jobs.len());
         let mut prepared = Vec::new();
-        for job in jobs.iter() {
+        for job in jobs {
             // Events carry the trace of the call that asked for them.
             let _enter = job.span.enter();
             let mut targets = job.targets.clone();
             for d in &mut targets {
                 let seq = if d.index_no.is_none() {
                     let key = (d.unit.clone(), job.day.year(), self.index_scope(d));
-                    let Some(next) = index_next.get_mut(&key) else {
-                        drop(_enter);
-                        let _ = tx.rollback().await;
-                        return Err(());
-                    };
+                    let next = index_next.get_mut(&key)?;
                     *next += 1;
                     Some(*next - 1)
                 } else {
@@ -862,11 +985,18 @@ impl Publishing {
             }
             docs.push(targets);
         }
-        let changes: Vec<store::Change<'_>> = jobs
-            .iter()
-            .zip(&docs)
+        Some((docs, prepared))
+    }
+
+    fn group_changes<'a>(
+        jobs: &'a [PublishJob],
+        docs: &'a [Vec<DocRow>],
+        prepared: &'a [Prepared],
+    ) -> Vec<store::Change<'a>> {
+        jobs.iter()
+            .zip(docs)
             .flat_map(|(job, targets)| targets.iter().map(move |d| (job, d)))
-            .zip(&prepared)
+            .zip(prepared)
             .map(|((job, d), p)| store::Change {
                 doc: d,
                 expect_state: p.from,
@@ -876,17 +1006,7 @@ impl Publishing {
                 history: &p.history,
                 events: &p.events,
             })
-            .collect();
-        match store::write_changes(&mut tx, self.db.backend(), &changes).await {
-            Ok(true) => {}
-            _ => {
-                let _ = tx.rollback().await;
-                return Err(());
-            }
-        }
-        drop(changes);
-        tx.commit().await.map_err(|_| ())?;
-        Ok(docs.into_iter().map(|mut t| t.swap_remove(0)).collect())
+            .collect()
     }
 
     /// The index-number sequence a document counts in: per column when the
@@ -910,6 +1030,7 @@ impl Publishing {
         // sender is gone, not when the service is dropped.
         let svc = Arc::downgrade(self);
         tokio::spawn(async move {
+            let mut seqs = SeqCache::default();
             while let Some(first) = rx.recv().await {
                 let Some(svc) = svc.upgrade() else { return };
                 let mut jobs = vec![first];
@@ -919,14 +1040,14 @@ impl Publishing {
                         Err(_) => break,
                     }
                 }
-                if jobs.len() > 1
-                    && let Ok(docs) = svc.publish_group(&mut jobs).await
-                {
+                if let Ok(docs) = svc.publish_group(&jobs, &mut seqs).await {
                     for (job, doc) in jobs.into_iter().zip(docs) {
                         let _ = job.reply.send(Ok(Some(doc)));
                     }
                     continue;
                 }
+                // One by one, each taking its counters under lock.
+                seqs.clear();
                 for job in jobs {
                     let span = job.span.clone();
                     let r = svc

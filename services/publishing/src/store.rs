@@ -793,14 +793,9 @@ pub async fn write_changes(
     }
 }
 
-/// A group on PostgreSQL in one statement of one shape whatever the group's
-/// size: the changes travel as two JSON parameters and are unpacked with
-/// `jsonb_to_recordset`, so the statement is planned once and stays cached
-/// (a statement with a CTE per change would be planned anew for every size).
-async fn write_group_pg(
-    conn: &mut AnyConnection,
-    changes: &[Change<'_>],
-) -> Result<bool, sqlx::Error> {
+/// The changes of a group on PostgreSQL as two JSON parameters (documents,
+/// events) for [`GROUP_CTES`].
+fn group_json(changes: &[Change<'_>]) -> (String, String) {
     use base64::Engine as _;
     use serde_json::json;
     let mut docs = Vec::with_capacity(changes.len());
@@ -844,8 +839,18 @@ async fn write_group_pg(
             }));
         }
     }
-    let n: i64 = sqlx::query(
-        "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(\
+    (
+        serde_json::Value::Array(docs).to_string(),
+        serde_json::Value::Array(events).to_string(),
+    )
+}
+
+/// A group on PostgreSQL in one statement of one shape whatever the group's
+/// size: the changes travel as two JSON parameters ($1 documents, $2
+/// events) unpacked with `jsonb_to_recordset`, so the statement is planned
+/// once and stays cached (a statement with a CTE per change would be
+/// planned anew for every size). `u` holds the documents written.
+const GROUP_CTES: &str = "x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(\
             id text, state text, version bigint, fields boolean, title text, doc_number text, \
             subject text, publisher text, date_formed text, attribute text, \
             withheld_reason text, column_code text, body text, summary text, index_no text, \
@@ -889,15 +894,126 @@ async fn write_group_pg(
             subject text, payload text, traceparent text, created_at bigint)), \
          o AS (INSERT INTO gk_outbox (event_id, subject, payload, traceparent, created_at) \
             SELECT e.event_id, e.subject, decode(e.payload, 'base64'), e.traceparent, e.created_at \
-            FROM e JOIN u ON u.id = e.doc_id) \
-         SELECT COUNT(*) FROM u",
-    )
-    .bind(serde_json::Value::Array(docs).to_string())
-    .bind(serde_json::Value::Array(events).to_string())
+            FROM e JOIN u ON u.id = e.doc_id)";
+
+async fn write_group_pg(
+    conn: &mut AnyConnection,
+    changes: &[Change<'_>],
+) -> Result<bool, sqlx::Error> {
+    let (docs, events) = group_json(changes);
+    let n: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH {GROUP_CTES} SELECT COUNT(*) FROM u"
+    )))
+    .bind(docs)
+    .bind(events)
     .fetch_one(conn)
     .await?
     .try_get(0)?;
     Ok(n == changes.len() as i64)
+}
+
+/// Counter values a group of publications expects to find, and leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeqAdvance {
+    /// `(found, left)` of the search sequence, as the next value to take
+    /// (the `counters` row holds the last value taken).
+    pub search: (i64, i64),
+    /// `((unit, year, scope), found, left)` of each index-number counter, as
+    /// the next number to take (which its row holds).
+    pub index: Vec<((String, i32, String), i64, i64)>,
+}
+
+/// Writes `changes` and advances the counters from the values `seqs`
+/// expects, all or nothing, without first taking the counters: one
+/// statement on PostgreSQL (its own transaction, undone by `gk_expect` when
+/// anything was not as expected), one batch in a transaction on SQLite.
+/// `Ok(false)`: a counter or a document was not as expected, and nothing
+/// was written. The writer that keeps the counters' next values in memory
+/// saves the round trips of taking them under lock.
+pub async fn write_changes_expecting(
+    db: &Db,
+    changes: &[Change<'_>],
+    seqs: &SeqAdvance,
+) -> Result<bool, sqlx::Error> {
+    match db.backend() {
+        gongkai_kernel::db::Backend::Postgres => {
+            let (docs, events) = group_json(changes);
+            let counters = serde_json::Value::Array(
+                seqs.index
+                    .iter()
+                    .map(|((unit, year, scope), found, left)| {
+                        serde_json::json!({
+                            "unit": unit, "year": year, "scope": scope,
+                            "old_seq": found, "new_seq": left,
+                        })
+                    })
+                    .collect(),
+            )
+            .to_string();
+            let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "WITH sc AS (UPDATE counters SET value = $4 - 1 \
+                    WHERE name = 'search' AND value = $3 - 1 RETURNING 1), \
+                 ic AS (UPDATE index_counters c SET next_seq = j.new_seq \
+                    FROM jsonb_to_recordset($5::jsonb) \
+                        AS j(unit text, year bigint, scope text, old_seq bigint, new_seq bigint) \
+                    WHERE c.unit = j.unit AND c.year = j.year AND c.scope = j.scope \
+                      AND c.next_seq = j.old_seq RETURNING 1), \
+                 {GROUP_CTES} \
+                 SELECT gk_expect((SELECT COUNT(*) FROM sc) = 1 \
+                    AND (SELECT COUNT(*) FROM ic) = $6 AND (SELECT COUNT(*) FROM u) = $7)"
+            )))
+            .bind(docs)
+            .bind(events)
+            .bind(seqs.search.0)
+            .bind(seqs.search.1)
+            .bind(counters)
+            .bind(seqs.index.len() as i64)
+            .bind(changes.len() as i64)
+            .execute(db.write())
+            .await;
+            match done {
+                Ok(_) => Ok(true),
+                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("40001") => Ok(false),
+                Err(e) => Err(e),
+            }
+        }
+        gongkai_kernel::db::Backend::Sqlite => {
+            let mut p = Params::default();
+            let mut batch = format!(
+                "UPDATE counters SET value = {} - 1 WHERE name = 'search' AND value = {} - 1;",
+                p.add(Val::I(seqs.search.1)),
+                p.add(Val::I(seqs.search.0)),
+            );
+            for ((unit, year, scope), found, left) in &seqs.index {
+                batch.push_str(&format!(
+                    "UPDATE index_counters SET next_seq = {} WHERE unit = {} AND year = {} \
+                     AND scope = {} AND next_seq = {};",
+                    p.add(Val::I(*left)),
+                    p.add(Val::S(unit.clone())),
+                    p.add(Val::I(i64::from(*year))),
+                    p.add(Val::S(scope.clone())),
+                    p.add(Val::I(*found)),
+                ));
+            }
+            let mut expected = 1 + seqs.index.len() as u64;
+            for (n, c) in changes.iter().enumerate() {
+                let (_, stmts, rows) = change_sql(&mut p, c, n);
+                batch.push_str(&stmts);
+                expected += rows;
+            }
+            let mut tx = db.begin().await?;
+            let done = p
+                .bind(sqlx::query(sqlx::AssertSqlSafe(batch)))
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() != expected {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            tx.commit().await?;
+            Ok(true)
+        }
+    }
 }
 
 /// The SQL of one change, numbered `n`: as CTEs hanging off the UPDATE's

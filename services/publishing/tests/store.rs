@@ -85,6 +85,7 @@ macro_rules! conformance {
 
 conformance! {
     write_changes_group => case_write_changes_group,
+    write_changes_expecting => case_write_changes_expecting,
     document_round_trip => case_document_round_trip,
     update_document => case_update_document,
     unique_doc_number => case_unique_doc_number,
@@ -1241,6 +1242,143 @@ async fn case_idempotent_consumer(db: &Db) -> Result<()> {
         scalar(db, "SELECT COUNT(*) FROM gk_processed_events").await? == 3,
         "processed events after the failures"
     );
+    Ok(())
+}
+
+/// A group written expecting the counters' values: written with the counters
+/// advanced when they and the documents are as expected; otherwise nothing
+/// at all (no counter, row, version, history or event).
+async fn case_write_changes_expecting(db: &Db) -> Result<()> {
+    use gongkai_kernel::outbox::OutboxRow;
+    let key = ("340823.jyj".to_owned(), 2026, String::new());
+    // The counters as a first publication under lock leaves them.
+    let mut tx = db.begin().await?;
+    let (firsts, search_first) =
+        store::take_seq_ranges(&mut tx, db.backend(), std::slice::from_ref(&key), 1).await?;
+    tx.commit().await?;
+    let (index_next, search_next) = (firsts[&key] + 1, search_first + 1);
+
+    let history = store::HistoryRow {
+        action: "publish".into(),
+        actor: "bob".into(),
+        from_state: "approved".into(),
+        to_state: "published".into(),
+        comment: String::new(),
+        at: 1,
+    };
+    let mut approved = Vec::new();
+    for id in ["e1", "e2"] {
+        let mut d = doc(id, "340823.jyj");
+        d.state = State::Approved;
+        insert(db, &d).await?;
+        approved.push(d);
+    }
+    let published: Vec<DocRow> = approved
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let mut p = d.clone();
+            p.state = State::Published;
+            p.index_no = Some(format!("X/2026-{:05}", index_next + i as i64));
+            p.date_published = Some(ymd(2026, 3, 3));
+            p.updated_at += 1;
+            p.search_seq = search_next + i as i64;
+            p
+        })
+        .collect();
+    let events: Vec<Vec<OutboxRow>> = published
+        .iter()
+        .map(|d| {
+            vec![OutboxRow {
+                event_id: format!("ev-{}", d.id),
+                subject: "gk.publishing.document.published.340823.jyj".into(),
+                payload: vec![1, 2, 3],
+                traceparent: None,
+                created_at: 7,
+            }]
+        })
+        .collect();
+    let changes: Vec<store::Change<'_>> = published
+        .iter()
+        .zip(&approved)
+        .zip(&events)
+        .map(|((p, d), e)| store::Change {
+            doc: p,
+            expect_state: State::Approved,
+            expect_updated_at: d.updated_at,
+            fields_changed: false,
+            version: Some(("published", "bob")),
+            history: &history,
+            events: e,
+        })
+        .collect();
+    let advance = |search: i64, index: i64| store::SeqAdvance {
+        search: (search, search + 2),
+        index: vec![(key.clone(), index, index + 2)],
+    };
+    let counters = |db: &Db| {
+        let db = db.clone();
+        async move {
+            // The row holds the last search sequence taken.
+            let s = scalar(&db, "SELECT value + 1 FROM counters WHERE name = 'search'").await?;
+            let i = scalar(&db, "SELECT next_seq FROM index_counters").await?;
+            anyhow::Ok((s, i))
+        }
+    };
+    let nothing_written = |db: &Db| {
+        let db = db.clone();
+        async move {
+            for t in [
+                "SELECT COUNT(*) FROM document_versions",
+                "SELECT COUNT(*) FROM document_history",
+                "SELECT COUNT(*) FROM gk_outbox",
+                "SELECT COUNT(*) FROM documents WHERE state <> 'approved'",
+            ] {
+                ensure!(scalar(&db, t).await? == 0, "{t} after a refused write");
+            }
+            anyhow::Ok(())
+        }
+    };
+
+    // A stale search counter, then a stale index counter: nothing happens.
+    for stale in [
+        advance(search_next - 1, index_next),
+        advance(search_next, index_next + 1),
+    ] {
+        assert!(!store::write_changes_expecting(db, &changes, &stale).await?);
+        assert_eq!(counters(db).await?, (search_next, index_next));
+        nothing_written(db).await?;
+    }
+    // A stale document: nothing happens either.
+    let stale_doc: Vec<store::Change<'_>> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| store::Change {
+            expect_updated_at: c.expect_updated_at - i64::from(i == 1),
+            ..*c
+        })
+        .collect();
+    assert!(
+        !store::write_changes_expecting(db, &stale_doc, &advance(search_next, index_next)).await?
+    );
+    assert_eq!(counters(db).await?, (search_next, index_next));
+    nothing_written(db).await?;
+
+    // As expected: everything lands and the counters move on.
+    assert!(store::write_changes_expecting(db, &changes, &advance(search_next, index_next)).await?);
+    assert_eq!(counters(db).await?, (search_next + 2, index_next + 2));
+    for p in &published {
+        assert_eq!(get(db, &p.id).await?.as_ref(), Some(p));
+    }
+    assert_eq!(
+        scalar(db, "SELECT COUNT(*) FROM document_versions").await?,
+        2
+    );
+    assert_eq!(
+        scalar(db, "SELECT COUNT(*) FROM document_history").await?,
+        2
+    );
+    assert_eq!(scalar(db, "SELECT COUNT(*) FROM gk_outbox").await?, 2);
     Ok(())
 }
 
