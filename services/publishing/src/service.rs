@@ -133,10 +133,7 @@ struct SeqCache {
 
 impl SeqCache {
     /// The first values for a group needing `wants`, if all are known.
-    fn expect(
-        &self,
-        wants: &[CounterKey],
-    ) -> Option<(Numbers, i64)> {
+    fn expect(&self, wants: &[CounterKey]) -> Option<(Numbers, i64)> {
         let search = self.search?;
         let mut firsts = HashMap::new();
         for w in wants {
