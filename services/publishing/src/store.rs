@@ -900,19 +900,28 @@ const GROUP_CTES: &str = "x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x
             SELECT e.event_id, e.subject, decode(e.payload, 'base64'), e.traceparent, e.created_at \
             FROM e JOIN u ON u.id = e.doc_id)";
 
+/// The group statement on PostgreSQL and its two parameters for `changes`;
+/// public so that a test can check how PostgreSQL plans it.
+pub fn group_statement_pg(changes: &[Change<'_>]) -> (String, String, String) {
+    let (docs, events) = group_json(changes);
+    (
+        format!("WITH {GROUP_CTES} SELECT COUNT(*) FROM u"),
+        docs,
+        events,
+    )
+}
+
 async fn write_group_pg(
     conn: &mut AnyConnection,
     changes: &[Change<'_>],
 ) -> Result<bool, sqlx::Error> {
-    let (docs, events) = group_json(changes);
-    let n: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "WITH {GROUP_CTES} SELECT COUNT(*) FROM u"
-    )))
-    .bind(docs)
-    .bind(events)
-    .fetch_one(conn)
-    .await?
-    .try_get(0)?;
+    let (sql, docs, events) = group_statement_pg(changes);
+    let n: i64 = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(docs)
+        .bind(events)
+        .fetch_one(conn)
+        .await?
+        .try_get(0)?;
     Ok(n == changes.len() as i64)
 }
 

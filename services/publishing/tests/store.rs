@@ -103,6 +103,58 @@ conformance! {
     idempotent_consumer => case_idempotent_consumer,
 }
 
+/// The group write finds its documents by primary key, however many rows
+/// the table holds: joined to the unpacked JSON alone, PostgreSQL planned a
+/// sequential scan of the whole table for every group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_group_write_uses_the_primary_key() -> Result<()> {
+    let db = postgres_db().await?;
+    sqlx::query(
+        "INSERT INTO documents (id, unit, state, version, title, subject, publisher, \
+         date_formed, attribute, column_code, body, summary, validity, created_by, created_at, \
+         updated_at, confidential_findings, late, timeliness_provisional, search_seq) \
+         SELECT 'bulk-' || n, '340823.jyj', 'published', 1, '标题', '教育', '县教育局', \
+         '2026-03-02', 'proactive', 'gzzj', '正文', '摘要', 'valid', 'zhang', 0, 0, '[]', 0, 0, n \
+         FROM generate_series(1, 5000) AS n",
+    )
+    .execute(db.write())
+    .await?;
+    sqlx::query("ANALYZE documents").execute(db.write()).await?;
+    let mut d = doc("g1", "340823.jyj");
+    d.state = State::Published;
+    let history = store::HistoryRow {
+        action: "publish".into(),
+        actor: "bob".into(),
+        from_state: "approved".into(),
+        to_state: "published".into(),
+        comment: String::new(),
+        at: 1,
+    };
+    let change = store::Change {
+        doc: &d,
+        expect_state: State::Approved,
+        expect_updated_at: 1,
+        fields_changed: false,
+        version: Some(("published", "bob")),
+        history: &history,
+        events: &[],
+    };
+    let (sql, docs, events) = store::group_statement_pg(&[change]);
+    let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")))
+        .bind(docs)
+        .bind(events)
+        .fetch_all(db.read())
+        .await?;
+    let plan = plan.join("\n");
+    db.close().await;
+    assert!(
+        !plan.contains("Seq Scan on documents"),
+        "the group write scans documents:\n{plan}"
+    );
+    assert!(plan.contains("documents_pkey"), "{plan}");
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
