@@ -222,6 +222,34 @@ pub async fn get_document(
     .transpose()
 }
 
+/// The documents with these ids that exist, in no particular order.
+pub async fn get_documents(
+    conn: &mut AnyConnection,
+    backend: gongkai_kernel::db::Backend,
+    ids: &[&str],
+) -> Result<Vec<DocRow>, sqlx::Error> {
+    // The ids travel as one JSON array: one statement whatever their number.
+    let sql = match backend {
+        gongkai_kernel::db::Backend::Postgres => concat!(
+            "SELECT ",
+            doc_columns!(),
+            " FROM documents WHERE id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))"
+        ),
+        gongkai_kernel::db::Backend::Sqlite => concat!(
+            "SELECT ",
+            doc_columns!(),
+            " FROM documents WHERE id IN (SELECT value FROM json_each($1))"
+        ),
+    };
+    sqlx::query(sql)
+        .bind(serde_json::to_string(ids).unwrap_or_else(|_| "[]".into()))
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(doc_from_row)
+        .collect()
+}
+
 pub async fn find_by_index_no(
     conn: &mut AnyConnection,
     index_no: &str,
