@@ -122,14 +122,7 @@ async fn postgres_group_write_uses_the_primary_key() -> Result<()> {
     sqlx::query("ANALYZE documents").execute(db.write()).await?;
     let mut d = doc("g1", "340823.jyj");
     d.state = State::Published;
-    let history = store::HistoryRow {
-        action: "publish".into(),
-        actor: "bob".into(),
-        from_state: "approved".into(),
-        to_state: "published".into(),
-        comment: String::new(),
-        at: 1,
-    };
+    let history = publish_history();
     let change = store::Change {
         doc: &d,
         expect_state: State::Approved,
@@ -158,6 +151,33 @@ async fn postgres_group_write_uses_the_primary_key() -> Result<()> {
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
+
+/// The history row of a publication by bob.
+fn publish_history() -> store::HistoryRow {
+    store::HistoryRow {
+        action: "publish".into(),
+        actor: "bob".into(),
+        from_state: "approved".into(),
+        to_state: "published".into(),
+        comment: String::new(),
+        at: 1,
+    }
+}
+
+/// Every document in `published` reads back as it is, and the versions,
+/// history entries and outbox rows number `counts`.
+async fn assert_published(db: &Db, published: &[DocRow], counts: (i64, i64, i64)) -> Result<()> {
+    for d in published {
+        assert_eq!(get(db, &d.id).await?.as_ref(), Some(d));
+    }
+    let found = (
+        scalar(db, "SELECT COUNT(*) FROM document_versions").await?,
+        scalar(db, "SELECT COUNT(*) FROM document_history").await?,
+        scalar(db, "SELECT COUNT(*) FROM gk_outbox").await?,
+    );
+    assert_eq!(found, counts, "versions, history, outbox");
+    Ok(())
+}
 
 fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("valid test date")
@@ -1310,14 +1330,7 @@ async fn case_write_changes_expecting(db: &Db) -> Result<()> {
     tx.commit().await?;
     let (index_next, search_next) = (firsts[&key] + 1, search_first + 1);
 
-    let history = store::HistoryRow {
-        action: "publish".into(),
-        actor: "bob".into(),
-        from_state: "approved".into(),
-        to_state: "published".into(),
-        comment: String::new(),
-        at: 1,
-    };
+    let history = publish_history();
     let mut approved = Vec::new();
     for id in ["e1", "e2"] {
         let mut d = doc(id, "340823.jyj");
@@ -1419,18 +1432,7 @@ async fn case_write_changes_expecting(db: &Db) -> Result<()> {
     // As expected: everything lands and the counters move on.
     assert!(store::write_changes_expecting(db, &changes, &advance(search_next, index_next)).await?);
     assert_eq!(counters(db).await?, (search_next + 2, index_next + 2));
-    for p in &published {
-        assert_eq!(get(db, &p.id).await?.as_ref(), Some(p));
-    }
-    assert_eq!(
-        scalar(db, "SELECT COUNT(*) FROM document_versions").await?,
-        2
-    );
-    assert_eq!(
-        scalar(db, "SELECT COUNT(*) FROM document_history").await?,
-        2
-    );
-    assert_eq!(scalar(db, "SELECT COUNT(*) FROM gk_outbox").await?, 2);
+    assert_published(db, &published, (2, 2, 2)).await?;
     Ok(())
 }
 
@@ -1463,14 +1465,7 @@ async fn case_write_changes_group(db: &Db) -> Result<()> {
             d
         })
         .collect();
-    let history = store::HistoryRow {
-        action: "publish".into(),
-        actor: "bob".into(),
-        from_state: "approved".into(),
-        to_state: "published".into(),
-        comment: String::new(),
-        at: 1,
-    };
+    let history = publish_history();
     let events: Vec<Vec<OutboxRow>> = ids
         .iter()
         .map(|id| {
@@ -1503,18 +1498,7 @@ async fn case_write_changes_group(db: &Db) -> Result<()> {
     let mut tx = db.begin().await?;
     assert!(store::write_changes(&mut tx, db.backend(), &changes).await?);
     tx.commit().await?;
-    for d in &published {
-        assert_eq!(get(db, &d.id).await?.as_ref(), Some(d));
-    }
-    assert_eq!(
-        scalar(db, "SELECT COUNT(*) FROM document_versions").await?,
-        3
-    );
-    assert_eq!(
-        scalar(db, "SELECT COUNT(*) FROM document_history").await?,
-        3
-    );
-    assert_eq!(scalar(db, "SELECT COUNT(*) FROM gk_outbox").await?, 4);
+    assert_published(db, &published, (3, 3, 4)).await?;
     let payload: Vec<u8> =
         sqlx::query_scalar("SELECT payload FROM gk_outbox WHERE event_id = 'ev-g2-1'")
             .fetch_one(db.read())
