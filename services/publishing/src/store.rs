@@ -825,52 +825,133 @@ pub async fn write_changes(
 /// events) for [`GROUP_CTES`].
 fn group_json(changes: &[Change<'_>]) -> (String, String) {
     use base64::Engine as _;
-    use serde_json::json;
+    let v_at = now_ms();
     let mut docs = Vec::with_capacity(changes.len());
     let mut events = Vec::new();
     for c in changes {
         let d = c.doc;
         let f = &d.fields;
         let h = c.history;
-        let mut doc = json!({
-            "id": d.id, "state": d.state.as_str(), "version": d.version,
-            "fields": c.fields_changed,
-            "index_no": d.index_no, "date_published": d.date_published.map(iso),
-            "validity": d.validity, "updated_at": d.updated_at, "interprets": d.interprets,
-            "interpretation": d.interpretation, "confidential_findings": d.confidential_findings,
-            "timeliness_days": d.timeliness_days, "late": i64::from(d.late),
-            "timeliness_provisional": i64::from(d.timeliness_provisional),
-            "abolished_on": d.abolished_on.map(iso), "abolish_reason": d.abolish_reason,
-            "search_seq": d.search_seq, "expect_state": c.expect_state.as_str(),
-            "expect_at": c.expect_updated_at,
-            "v_reason": c.version.map(|v| v.0), "v_actor": c.version.map(|v| v.1), "v_at": now_ms(),
-            "h_action": h.action, "h_actor": h.actor, "h_from": h.from_state, "h_to": h.to_state,
-            "h_comment": h.comment, "h_at": h.at,
+        let fields = c.fields_changed.then(|| GroupFields {
+            title: &f.title,
+            doc_number: f.doc_number.as_deref(),
+            subject: &f.subject,
+            publisher: &f.publisher,
+            date_formed: iso(f.date_formed),
+            attribute: f.attribute.as_str(),
+            withheld_reason: f.withheld_reason.as_deref(),
+            column_code: &f.column,
+            body: &f.body,
+            summary: &f.summary,
         });
-        if c.fields_changed {
-            let extra = json!({
-                "title": f.title, "doc_number": f.doc_number, "subject": f.subject,
-                "publisher": f.publisher, "date_formed": iso(f.date_formed),
-                "attribute": f.attribute.as_str(), "withheld_reason": f.withheld_reason,
-                "column_code": f.column, "body": f.body, "summary": f.summary,
-            });
-            if let (Some(doc), serde_json::Value::Object(extra)) = (doc.as_object_mut(), extra) {
-                doc.extend(extra);
-            }
-        }
-        docs.push(doc);
+        docs.push(GroupDoc {
+            id: &d.id,
+            state: d.state.as_str(),
+            version: d.version,
+            fields: c.fields_changed,
+            changed: fields,
+            index_no: d.index_no.as_deref(),
+            date_published: d.date_published.map(iso),
+            validity: &d.validity,
+            updated_at: d.updated_at,
+            interprets: d.interprets.as_deref(),
+            interpretation: d.interpretation.as_deref(),
+            confidential_findings: &d.confidential_findings,
+            timeliness_days: d.timeliness_days,
+            late: i64::from(d.late),
+            timeliness_provisional: i64::from(d.timeliness_provisional),
+            abolished_on: d.abolished_on.map(iso),
+            abolish_reason: d.abolish_reason.as_deref(),
+            search_seq: d.search_seq,
+            expect_state: c.expect_state.as_str(),
+            expect_at: c.expect_updated_at,
+            v_reason: c.version.map(|v| v.0),
+            v_actor: c.version.map(|v| v.1),
+            v_at,
+            h_action: &h.action,
+            h_actor: &h.actor,
+            h_from: &h.from_state,
+            h_to: &h.to_state,
+            h_comment: &h.comment,
+            h_at: h.at,
+        });
         for e in c.events {
-            events.push(json!({
-                "doc_id": d.id, "event_id": e.event_id, "subject": e.subject,
-                "payload": base64::engine::general_purpose::STANDARD.encode(&e.payload),
-                "traceparent": e.traceparent, "created_at": e.created_at,
-            }));
+            events.push(GroupEvent {
+                doc_id: &d.id,
+                event_id: &e.event_id,
+                subject: &e.subject,
+                payload: base64::engine::general_purpose::STANDARD.encode(&e.payload),
+                traceparent: e.traceparent.as_deref(),
+                created_at: e.created_at,
+            });
         }
     }
+    // Serializing plain structs cannot fail.
     (
-        serde_json::Value::Array(docs).to_string(),
-        serde_json::Value::Array(events).to_string(),
+        serde_json::to_string(&docs).unwrap_or_default(),
+        serde_json::to_string(&events).unwrap_or_default(),
     )
+}
+
+/// One document of a group, as [`GROUP_CTES`] unpacks it (`x`).
+#[derive(serde::Serialize)]
+struct GroupDoc<'a> {
+    id: &'a str,
+    state: &'static str,
+    version: i64,
+    /// Whether `changed` is there: the fields are written only then.
+    fields: bool,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    changed: Option<GroupFields<'a>>,
+    index_no: Option<&'a str>,
+    date_published: Option<String>,
+    validity: &'a str,
+    updated_at: i64,
+    interprets: Option<&'a str>,
+    interpretation: Option<&'a str>,
+    confidential_findings: &'a str,
+    timeliness_days: Option<i64>,
+    late: i64,
+    timeliness_provisional: i64,
+    abolished_on: Option<String>,
+    abolish_reason: Option<&'a str>,
+    search_seq: i64,
+    expect_state: &'static str,
+    expect_at: i64,
+    v_reason: Option<&'a str>,
+    v_actor: Option<&'a str>,
+    v_at: i64,
+    h_action: &'a str,
+    h_actor: &'a str,
+    h_from: &'a str,
+    h_to: &'a str,
+    h_comment: &'a str,
+    h_at: i64,
+}
+
+#[derive(serde::Serialize)]
+struct GroupFields<'a> {
+    title: &'a str,
+    doc_number: Option<&'a str>,
+    subject: &'a str,
+    publisher: &'a str,
+    date_formed: String,
+    attribute: &'static str,
+    withheld_reason: Option<&'a str>,
+    column_code: &'a str,
+    body: &'a str,
+    summary: &'a str,
+}
+
+/// One outbox row of a group (`e`); the payload in base64.
+#[derive(serde::Serialize)]
+struct GroupEvent<'a> {
+    doc_id: &'a str,
+    event_id: &'a str,
+    subject: &'a str,
+    payload: String,
+    traceparent: Option<&'a str>,
+    created_at: i64,
 }
 
 /// A group on PostgreSQL in one statement of one shape whatever the group's
