@@ -446,7 +446,8 @@ async fn prune(db: &Db) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Rows not yet acknowledged by JetStream.
+/// Rows not yet marked sent: not yet acknowledged by JetStream, or
+/// acknowledged within the last [`MARK_EVERY`] and not yet marked.
 pub async fn pending_count(db: &Db) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM gk_outbox WHERE sent_at IS NULL")
         .fetch_one(db.read())
