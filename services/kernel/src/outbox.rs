@@ -447,7 +447,7 @@ async fn prune(db: &Db) -> Result<(), sqlx::Error> {
 }
 
 /// Rows not yet marked sent: not yet acknowledged by JetStream, or
-/// acknowledged within the last [`MARK_EVERY`] and not yet marked.
+/// acknowledged in the last 250 ms and not yet marked.
 pub async fn pending_count(db: &Db) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM gk_outbox WHERE sent_at IS NULL")
         .fetch_one(db.read())
