@@ -56,32 +56,7 @@ where
     result
 }
 
-/// Two tests per case, `sqlite::<name>` and `postgres::<name>`.
-macro_rules! conformance {
-    ($($name:ident => $case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() -> anyhow::Result<()> {
-                    let dir = tempfile::tempdir()?;
-                    let db = super::sqlite_db(&dir).await?;
-                    assert_eq!(db.backend(), super::Backend::Sqlite);
-                    super::run_case(db, |db| async move { super::$case(&db).await }).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() -> anyhow::Result<()> {
-                    let db = super::postgres_db().await?;
-                    assert_eq!(db.backend(), super::Backend::Postgres);
-                    super::run_case(db, |db| async move { super::$case(&db).await }).await
-                }
-            )*
-        }
-    };
-}
+use gongkai_testkit::conformance;
 
 conformance! {
     write_changes_group => case_write_changes_group,

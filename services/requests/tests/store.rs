@@ -56,35 +56,7 @@ where
     result
 }
 
-/// Two tests per case, `sqlite::<name>` and `postgres::<name>`; attributes
-/// before a name (e.g. `#[ignore = "…"]`) go on both.
-macro_rules! conformance {
-    ($($(#[$attr:meta])* $name:ident => $case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                $(#[$attr])*
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() -> anyhow::Result<()> {
-                    let dir = tempfile::tempdir()?;
-                    let db = super::sqlite_db(&dir).await?;
-                    assert_eq!(db.backend(), super::Backend::Sqlite);
-                    super::run_case(db, |db| async move { super::$case(&db).await }).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                $(#[$attr])*
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() -> anyhow::Result<()> {
-                    let db = super::postgres_db().await?;
-                    assert_eq!(db.backend(), super::Backend::Postgres);
-                    super::run_case(db, |db| async move { super::$case(&db).await }).await
-                }
-            )*
-        }
-    };
-}
+use gongkai_testkit::conformance;
 
 conformance! {
     round_trip_every_column => case_round_trip_every_column,

@@ -721,6 +721,40 @@ pub async fn psql(url: &str, sql: &str) -> Result<String> {
     Ok(out.trim().to_string())
 }
 
+/// Two tests per case of a store conformance suite, `sqlite::<name>` and
+/// `postgres::<name>`; attributes before a name (e.g. `#[ignore = "…"]`) go
+/// on both. The invoking module provides `sqlite_db(&TempDir)`,
+/// `postgres_db()`, `run_case(db, case)` and `Backend` (the kernel's), and
+/// its test crate depends on `anyhow`, `tempfile` and `tokio`.
+#[macro_export]
+macro_rules! conformance {
+    ($($(#[$attr:meta])* $name:ident => $case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                $(#[$attr])*
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    let dir = tempfile::tempdir()?;
+                    let db = super::sqlite_db(&dir).await?;
+                    assert_eq!(db.backend(), super::Backend::Sqlite);
+                    super::run_case(db, |db| async move { super::$case(&db).await }).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                $(#[$attr])*
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    let db = super::postgres_db().await?;
+                    assert_eq!(db.backend(), super::Backend::Postgres);
+                    super::run_case(db, |db| async move { super::$case(&db).await }).await
+                }
+            )*
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
