@@ -224,7 +224,7 @@ const MARK_MAX: usize = 4096;
 /// a row can appear behind the cursor: the cursor returns to the start
 /// whenever the owed marks are written, and such a row leaves then.
 #[derive(Debug, Default)]
-pub struct Progress {
+struct Progress {
     cursor: i64,
     unmarked: Vec<i64>,
     since: Option<Instant>,
@@ -264,7 +264,7 @@ async fn flush_marks(db: &Db, relay: &mut Progress) {
 /// Publishes up to one batch of the rows after `relay`'s cursor; returns how
 /// many were sent. Their marks are owed in `relay` (see [`Progress`]); call
 /// [`mark_owed`] to write them now.
-pub async fn relay_batch(
+async fn relay_batch(
     db: &Db,
     bus: &Bus,
     max_in_flight: usize,
@@ -310,7 +310,7 @@ pub async fn relay_batch(
 }
 
 /// Writes the marks `relay` owes now.
-pub async fn mark_owed(db: &Db, relay: &mut Progress) -> Result<(), sqlx::Error> {
+async fn mark_owed(db: &Db, relay: &mut Progress) -> Result<(), sqlx::Error> {
     if relay.unmarked.is_empty() {
         return Ok(());
     }
