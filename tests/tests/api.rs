@@ -246,10 +246,9 @@ async fn bad_input_gets_the_right_code_and_leaves_nothing() -> anyhow::Result<()
     let existing = publish_new(
         &mut editor,
         &mut reviewer,
-        {
-            let mut f = fields("已有文件", "政务公开。");
-            f.doc_number = "南教〔2026〕6号".into();
-            f
+        pb::DocumentFields {
+            doc_number: "南教〔2026〕6号".into(),
+            ..fields("已有文件", "政务公开。")
         },
         "",
     )
@@ -267,46 +266,41 @@ async fn bad_input_gets_the_right_code_and_leaves_nothing() -> anyhow::Result<()
 
     let cases: Vec<(pb::DocumentFields, Code, &str)> = vec![
         (
-            {
-                let mut f = fields("x", "y");
-                f.column = "nope".into();
-                f
+            pb::DocumentFields {
+                column: "nope".into(),
+                ..fields("x", "y")
             },
             Code::InvalidArgument,
             "fields.column",
         ),
         (
-            {
-                let mut f = fields("x", "y");
-                f.date_formed = "2026-02-30".into();
-                f
+            pb::DocumentFields {
+                date_formed: "2026-02-30".into(),
+                ..fields("x", "y")
             },
             Code::InvalidArgument,
             "fields.date_formed",
         ),
         (
-            {
-                let mut f = fields("x", "y");
-                f.date_formed = "2999-01-01".into();
-                f
+            pb::DocumentFields {
+                date_formed: "2999-01-01".into(),
+                ..fields("x", "y")
             },
             Code::InvalidArgument,
             "future",
         ),
         (
-            {
-                let mut f = fields("x", "y");
-                f.date_formed = "26-1-1".into();
-                f
+            pb::DocumentFields {
+                date_formed: "26-1-1".into(),
+                ..fields("x", "y")
             },
             Code::InvalidArgument,
             "YYYY-MM-DD",
         ),
         (
-            {
-                let mut f = fields("x", "y");
-                f.doc_number = "南教〔2026〕6号".into();
-                f
+            pb::DocumentFields {
+                doc_number: "南教〔2026〕6号".into(),
+                ..fields("x", "y")
             },
             Code::AlreadyExists,
             "fields.doc_number",
@@ -318,19 +312,17 @@ async fn bad_input_gets_the_right_code_and_leaves_nothing() -> anyhow::Result<()
         ),
         (fields("", "y"), Code::InvalidArgument, "fields.title"),
         (
-            {
-                let mut f = fields("x", "y");
-                f.attribute = 0;
-                f
+            pb::DocumentFields {
+                attribute: 0,
+                ..fields("x", "y")
             },
             Code::InvalidArgument,
             "fields.attribute",
         ),
         (
-            {
-                let mut f = fields("x", "y");
-                f.attribute = 3;
-                f
+            pb::DocumentFields {
+                attribute: 3,
+                ..fields("x", "y")
             },
             Code::InvalidArgument,
             "fields.withheld_reason",
