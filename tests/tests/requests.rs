@@ -28,6 +28,30 @@ fn submission(description: &str, received_on: &str) -> pb::SubmitRequestRequest 
     }
 }
 
+/// Submits `description` received on `day` and returns its tracking number
+/// and the id the office sees it under.
+async fn received(
+    public: &mut RequestsClient,
+    office: &mut RequestsClient,
+    description: &str,
+    day: &str,
+) -> anyhow::Result<(String, String)> {
+    let tracking_no = public
+        .submit_request(submission(description, day))
+        .await?
+        .into_inner()
+        .tracking_no;
+    let id = office
+        .get_request(pb::GetRequestRequest {
+            request_id: String::new(),
+            tracking_no: tracking_no.clone(),
+        })
+        .await?
+        .into_inner()
+        .id;
+    Ok((tracking_no, id))
+}
+
 fn act(id: &str, day: &str, action: pb::act_request::Action) -> pb::ActRequest {
     pb::ActRequest {
         request_id: id.into(),
@@ -317,18 +341,7 @@ async fn the_clock_replies_fees_appeals_and_annual_tables() -> anyhow::Result<()
     use pb::act_request::Action as A;
 
     // Correction within 7 working days restarts the clock (劳动节 in between).
-    let r1 = public
-        .submit_request(submission("有关招生的文件", "2026-04-27"))
-        .await?
-        .into_inner();
-    let id1 = office
-        .get_request(pb::GetRequestRequest {
-            request_id: String::new(),
-            tracking_no: r1.tracking_no.clone(),
-        })
-        .await?
-        .into_inner()
-        .id;
+    let (_, id1) = received(&mut public, &mut office, "有关招生的文件", "2026-04-27").await?;
     let late = office
         .act(act(
             &id1,
@@ -440,18 +453,7 @@ async fn the_clock_replies_fees_appeals_and_annual_tables() -> anyhow::Result<()
     assert_eq!(with_appeal.appeals.len(), 1);
 
     // Fees per volume: 250 pages = 4,700 yuan (RULES §2); the wait pauses the clock.
-    let r2 = public
-        .submit_request(submission("全部会议纪要复印件", "2026-11-02"))
-        .await?
-        .into_inner();
-    let id2 = office
-        .get_request(pb::GetRequestRequest {
-            request_id: String::new(),
-            tracking_no: r2.tracking_no.clone(),
-        })
-        .await?
-        .into_inner()
-        .id;
+    let (_, id2) = received(&mut public, &mut office, "全部会议纪要复印件", "2026-11-02").await?;
     let f = office
         .act(act(
             &id2,
@@ -566,18 +568,7 @@ async fn signals_queues_and_the_scheduler() -> anyhow::Result<()> {
     drop(e);
 
     // The same applicant asks again for what was answered: 重复申请.
-    let first = public
-        .submit_request(submission("教师招聘公告", "2026-10-09"))
-        .await?
-        .into_inner();
-    let id = office
-        .get_request(pb::GetRequestRequest {
-            request_id: String::new(),
-            tracking_no: first.tracking_no.clone(),
-        })
-        .await?
-        .into_inner()
-        .id;
+    let (first_no, id) = received(&mut public, &mut office, "教师招聘公告", "2026-10-09").await?;
     office
         .act(act(
             &id,
@@ -601,7 +592,7 @@ async fn signals_queues_and_the_scheduler() -> anyhow::Result<()> {
         .await?
         .into_inner();
     assert_eq!(again.suggested_category, "not_processed.repeated");
-    assert_eq!(again.duplicate_of, first.tracking_no);
+    assert_eq!(again.duplicate_of, first_no);
 
     // Overdue queue, oldest first; the scheduler notifies once.
     let old = public
