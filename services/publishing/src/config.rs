@@ -115,3 +115,33 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid() {
+        assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
+    fn indexing_priority_stays_within_nice_values() {
+        for nice in [-1, 20] {
+            let cfg = Config {
+                search_indexing_nice: nice,
+                ..Default::default()
+            };
+            let e = cfg.validate().expect_err("out of range");
+            assert_eq!(e.key, "publishing.search_indexing_nice");
+            assert_eq!(e.rule, "between 0 and 19");
+        }
+        for nice in [0, 19] {
+            let cfg = Config {
+                search_indexing_nice: nice,
+                ..Default::default()
+            };
+            assert!(cfg.validate().is_ok(), "{nice}");
+        }
+    }
+}
