@@ -85,6 +85,27 @@ async fn init_import_search_and_scan() -> anyhow::Result<()> {
     )
     .trim()
     .to_owned();
+    // Output into a pipe whose reader has gone (`gongkai … | head -1`): the
+    // command ends quietly instead of panicking.
+    let (reader, writer) = std::io::pipe()?;
+    drop(reader);
+    let cut = tokio::process::Command::new(BIN)
+        .args(["token", "issue", "--sub", "x", "--role", "editor"])
+        .env("GONGKAI_CONFIG", &config)
+        .stdout(writer)
+        .output()
+        .await?;
+    assert!(
+        cut.status.success(),
+        "{:?}: {}",
+        cut.status,
+        String::from_utf8_lossy(&cut.stderr)
+    );
+    assert!(
+        cut.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&cut.stderr)
+    );
     let bad_role = gongkai(&["token", "issue", "--sub", "x", "--role", "root"], &env).await?;
     assert!(!bad_role.status.success());
     assert!(String::from_utf8_lossy(&bad_role.stderr).contains("--role"));

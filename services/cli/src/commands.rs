@@ -16,20 +16,20 @@ pub fn state_name(v: i32) -> &'static str {
 
 pub fn print_document(d: &pb::Document) {
     let f = d.fields.clone().unwrap_or_default();
-    println!("id:             {}", d.id);
-    println!("unit:           {}", d.unit);
-    println!("state:          {}", state_name(d.state));
-    println!("index_no:       {}", d.index_no);
-    println!("title:          {}", f.title);
-    println!("doc_number:     {}", f.doc_number);
-    println!("column:         {}", f.column);
-    println!("publisher:      {}", f.publisher);
-    println!("date_formed:    {}", f.date_formed);
-    println!("date_published: {}", d.date_published);
-    println!("validity:       {}", d.validity);
-    println!("version:        {}", d.version);
+    outln!("id:             {}", d.id);
+    outln!("unit:           {}", d.unit);
+    outln!("state:          {}", state_name(d.state));
+    outln!("index_no:       {}", d.index_no);
+    outln!("title:          {}", f.title);
+    outln!("doc_number:     {}", f.doc_number);
+    outln!("column:         {}", f.column);
+    outln!("publisher:      {}", f.publisher);
+    outln!("date_formed:    {}", f.date_formed);
+    outln!("date_published: {}", d.date_published);
+    outln!("validity:       {}", d.validity);
+    outln!("version:        {}", d.version);
     if !d.date_published.is_empty() {
-        println!(
+        outln!(
             "timeliness:     {} working days{}{}",
             d.timeliness_days,
             if d.late { " (LATE)" } else { "" },
@@ -41,22 +41,25 @@ pub fn print_document(d: &pb::Document) {
         );
     }
     if !d.interpretation.is_empty() {
-        println!("interpretation: {}", d.interpretation);
+        outln!("interpretation: {}", d.interpretation);
     }
     if !d.interprets.is_empty() {
-        println!("interprets:     {}", d.interprets);
+        outln!("interprets:     {}", d.interprets);
     }
     if !d.abolished_on.is_empty() {
-        println!("abolished:      {} ({})", d.abolished_on, d.abolish_reason);
+        outln!("abolished:      {} ({})", d.abolished_on, d.abolish_reason);
     }
     for c in &d.confidential_findings {
-        println!(
+        outln!(
             "confidential:   {} at {}:{} {:?}",
-            c.kind, c.field, c.start, c.excerpt
+            c.kind,
+            c.field,
+            c.start,
+            c.excerpt
         );
     }
     for v in &d.versions {
-        println!(
+        outln!(
             "version {}:      {} by {} ({})",
             v.version,
             v.fields
@@ -71,18 +74,28 @@ pub fn print_document(d: &pb::Document) {
         let at = chrono::DateTime::from_timestamp_millis(h.at_unix_ms)
             .map(|t| t.to_rfc3339())
             .unwrap_or_default();
-        println!(
+        outln!(
             "history:        {at} {} {} {} → {} {}",
-            h.actor, h.action, h.from_state, h.to_state, h.comment
+            h.actor,
+            h.action,
+            h.from_state,
+            h.to_state,
+            h.comment
         );
     }
 }
 
 pub fn print_findings(findings: &[pb::Finding]) {
     for f in findings {
-        println!(
+        outln!(
             "  {:<14} {}:{} chars {}..{}  {}  → mask {}",
-            f.kind, f.field, f.line, f.start, f.end, f.excerpt, f.suggested_mask
+            f.kind,
+            f.field,
+            f.line,
+            f.start,
+            f.end,
+            f.excerpt,
+            f.suggested_mask
         );
     }
 }
@@ -90,10 +103,10 @@ pub fn print_findings(findings: &[pb::Finding]) {
 /// Prints a workflow outcome; returns false when blocked.
 pub fn print_outcome(o: &pb::WorkflowResponse) -> bool {
     if let Some(d) = &o.document {
-        println!("{} {} {}", d.id, state_name(d.state), d.index_no);
+        outln!("{} {} {}", d.id, state_name(d.state), d.index_no);
     }
     if o.blocked {
-        println!(
+        outln!(
             "BLOCKED: {} finding(s) must be fixed first:",
             o.findings.len()
         );
@@ -101,7 +114,7 @@ pub fn print_outcome(o: &pb::WorkflowResponse) -> bool {
         return false;
     }
     if !o.findings.is_empty() {
-        println!(
+        outln!(
             "{} confidentiality finding(s) for the reviewer:",
             o.findings.len()
         );
@@ -111,14 +124,14 @@ pub fn print_outcome(o: &pb::WorkflowResponse) -> bool {
 }
 
 pub fn print_search(r: &pb::SearchResponse) {
-    println!("{} document(s)", r.total);
+    outln!("{} document(s)", r.total);
     for h in &r.hits {
         let mark = if h.validity == "abolished" {
             " [已废止]"
         } else {
             ""
         };
-        println!(
+        outln!(
             "\n{}{}  ({} {} {})",
             strip_em(&h.title_html),
             mark,
@@ -126,7 +139,7 @@ pub fn print_search(r: &pb::SearchResponse) {
             h.date_published,
             h.column
         );
-        println!("  {}", strip_em(&h.snippet_html));
+        outln!("  {}", strip_em(&h.snippet_html));
     }
 }
 

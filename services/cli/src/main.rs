@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use gongkai::client::{self, describe};
 use gongkai::commands::{print_document, print_outcome, print_search, scan_json, write_scan_csv};
 use gongkai::node::{self, InitOptions, NodeFile};
+use gongkai::outln;
 use gongkai_kernel::auth::Role;
 use gongkai_proto::v1 as pb;
 
@@ -407,7 +408,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             eprintln!("wrote {}", done.config.display());
             eprintln!("admin token (valid one year):");
-            println!("{}", done.admin_token);
+            outln!("{}", done.admin_token);
         }
         Command::Node(NodeCmd::Run { config }) => {
             let file = NodeFile::load(&config)?;
@@ -422,7 +423,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => {
             let file = NodeFile::load(&config)?;
             let role: Role = role.parse().map_err(|e| anyhow::anyhow!("--role: {e}"))?;
-            println!(
+            outln!(
                 "{}",
                 node::issue_token(&file, &sub, role, unit.as_deref(), days)?
             );
@@ -465,7 +466,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         })
                     })
                     .collect();
-                println!("{}", serde_json::json!({"total": r.total, "hits": hits}));
+                outln!("{}", serde_json::json!({"total": r.total, "hits": hits}));
             } else {
                 print_search(&r);
             }
@@ -483,14 +484,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let report =
                 gongkai::import::run(&file, &mut editor, reviewer.as_mut(), !no_progress).await?;
-            println!(
+            outln!(
                 "imported {} document(s), published {}, failed {}",
                 report.imported,
                 report.published,
                 report.failed.len()
             );
             for (line, why) in &report.failed {
-                println!("  line {line}: {why}");
+                outln!("  line {line}: {why}");
             }
             if !report.failed.is_empty() {
                 return Ok(ExitCode::from(2));
@@ -536,7 +537,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 if col.custom {
                     flags.push("custom");
                 }
-                println!(
+                outln!(
                     "{:<10} {:<10} {} {}",
                     col.code,
                     col.parent,
@@ -564,22 +565,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     custom: true,
                 }),
             }));
-            println!("added {} {}", col.code, col.name);
+            outln!("added {} {}", col.code, col.name);
         }
         Command::Stats { conn, year, unit } => {
             let mut c = client::connect(&conn.server, &conn.token).await?;
             let s = call!(c.get_statistics(pb::GetStatisticsRequest { unit, year }));
-            println!("unit {} year {}", s.unit, s.year);
+            outln!("unit {} year {}", s.unit, s.year);
             for k in &s.by_column {
-                println!("  column {:<10} {}", k.key, k.count);
+                outln!("  column {:<10} {}", k.key, k.count);
             }
             for k in &s.by_month {
-                println!("  month  {:<10} {}", k.key, k.count);
+                outln!("  month  {:<10} {}", k.key, k.count);
             }
-            println!("  late (over the working-day limit): {}", s.late);
-            println!("  table 二: kind / 本年制发 / 本年废止 / 现行有效");
+            outln!("  late (over the working-day limit): {}", s.late);
+            outln!("  table 二: kind / 本年制发 / 本年废止 / 现行有效");
             for f in &s.table_two {
-                println!("    {} {} {} {}", f.kind, f.issued, f.abolished, f.in_force);
+                outln!("    {} {} {} {}", f.kind, f.issued, f.abolished, f.in_force);
             }
         }
     }
@@ -600,7 +601,7 @@ async fn document(cmd: DocCmd) -> anyhow::Result<ExitCode> {
             let d = call!(c.create_document(pb::CreateDocumentRequest {
                 fields: Some(fields.fields()?),
             }));
-            println!("{}", d.id);
+            outln!("{}", d.id);
         }
         DocCmd::Submit { conn, id } => {
             let mut c = client::connect(&conn.server, &conn.token).await?;
@@ -625,7 +626,7 @@ async fn document(cmd: DocCmd) -> anyhow::Result<ExitCode> {
                 comment,
                 confidentiality_cleared,
             }));
-            println!("{} {}", d.id, gongkai::commands::state_name(d.state));
+            outln!("{} {}", d.id, gongkai::commands::state_name(d.state));
         }
         DocCmd::Publish { conn, id, date } => {
             let mut c = client::connect(&conn.server, &conn.token).await?;
@@ -663,7 +664,7 @@ async fn document(cmd: DocCmd) -> anyhow::Result<ExitCode> {
                 reason,
                 date,
             }));
-            println!(
+            outln!(
                 "{} {} {}",
                 d.id,
                 gongkai::commands::state_name(d.state),
@@ -680,7 +681,7 @@ async fn document(cmd: DocCmd) -> anyhow::Result<ExitCode> {
                 policy_document_id: policy_id,
                 interpretation_document_id: interpretation_id,
             }));
-            println!("{} ↔ {}", d.id, d.interpretation);
+            outln!("{} ↔ {}", d.id, d.interpretation);
         }
         DocCmd::Show { conn, id, index_no } => {
             let mut c = client::connect(&conn.server, &conn.token).await?;
@@ -705,10 +706,10 @@ async fn document(cmd: DocCmd) -> anyhow::Result<ExitCode> {
                 offset,
                 limit,
             }));
-            println!("{} document(s)", r.total);
+            outln!("{} document(s)", r.total);
             for d in r.documents {
                 let f = d.fields.unwrap_or_default();
-                println!(
+                outln!(
                     "{} {:<9} {:<6} {} {}",
                     d.id,
                     gongkai::commands::state_name(d.state),

@@ -178,9 +178,10 @@ pub async fn run(file: NodeFile, shutdown: impl Future<Output = ()>) -> anyhow::
             "node running"
         );
         // Printed on stdout so that scripts and tests can wait for it.
-        println!(
+        outln!(
             "gongkai node ready: publishing={} requests={}",
-            publishing.addr, requests.addr
+            publishing.addr,
+            requests.addr
         );
         shutdown.await;
         tracing::info!("shutting down");

@@ -172,12 +172,12 @@ pub async fn run(cmd: RequestCmd) -> anyhow::Result<()> {
                 channel,
                 received_on,
             }));
-            println!("tracking_no: {}", r.tracking_no);
-            println!(
+            outln!("tracking_no: {}", r.tracking_no);
+            outln!(
                 "query_code:  {}   (keep it: it is shown only once)",
                 r.query_code
             );
-            println!(
+            outln!(
                 "reply due:   {}{}",
                 r.reply_due,
                 if r.due_provisional {
@@ -197,12 +197,12 @@ pub async fn run(cmd: RequestCmd) -> anyhow::Result<()> {
                 tracking_no,
                 query_code: code,
             }));
-            println!("{} {} ({})", s.tracking_no, s.status_label, s.status);
+            outln!("{} {} ({})", s.tracking_no, s.status_label, s.status);
             if !s.due_on.is_empty() {
-                println!("due: {} by {}", s.due_kind, s.due_on);
+                outln!("due: {} by {}", s.due_kind, s.due_on);
             }
             if let Some(r) = s.reply {
-                println!("reply: {} on {}: {}", r.label, r.replied_on, r.text);
+                outln!("reply: {} on {}: {}", r.label, r.replied_on, r.text);
             }
         }
         RequestCmd::Show { conn, tracking_no } => {
@@ -211,24 +211,32 @@ pub async fn run(cmd: RequestCmd) -> anyhow::Result<()> {
                 request_id: String::new(),
                 tracking_no,
             }));
-            println!(
+            outln!(
                 "{} {} ({}) received {}",
-                r.tracking_no, r.status_label, r.status, r.received_on
+                r.tracking_no,
+                r.status_label,
+                r.status,
+                r.received_on
             );
-            println!("information sought: {}", r.description);
+            outln!("information sought: {}", r.description);
             if !r.due_on.is_empty() {
-                println!("due: {} by {}", r.due_kind, r.due_on);
+                outln!("due: {} by {}", r.due_kind, r.due_on);
             }
             if !r.suggested_category.is_empty() {
-                println!(
+                outln!(
                     "suggested: {} (earlier: {})",
-                    r.suggested_category, r.duplicate_of
+                    r.suggested_category,
+                    r.duplicate_of
                 );
             }
             for t in r.transitions {
-                println!(
+                outln!(
                     "  {} {} {} → {} {}",
-                    t.day, t.actor, t.action, t.to_status, t.reason
+                    t.day,
+                    t.actor,
+                    t.action,
+                    t.to_status,
+                    t.reason
                 );
             }
         }
@@ -240,9 +248,13 @@ pub async fn run(cmd: RequestCmd) -> anyhow::Result<()> {
                 ..Default::default()
             }));
             for e in q.entries {
-                println!(
+                outln!(
                     "{} {:<12} {:<13} {} (received {})",
-                    e.due_on, e.due_kind, e.status, e.tracking_no, e.received_on
+                    e.due_on,
+                    e.due_kind,
+                    e.status,
+                    e.tracking_no,
+                    e.received_on
                 );
             }
         }
@@ -271,25 +283,26 @@ pub async fn run(cmd: RequestCmd) -> anyhow::Result<()> {
                     ..Default::default()
                 })),
             }));
-            println!("{} {}", r.tracking_no, r.status_label);
+            outln!("{} {}", r.tracking_no, r.status_label);
         }
         RequestCmd::Annual { conn, year } => {
             let mut c = connect(&conn).await?;
             let a = call!(c.get_annual_report(pb::GetAnnualReportRequest { year }));
-            println!(
+            outln!(
                 "{} {} 年 表三 (自然人 商业企业 科研机构 社会公益组织 法律服务机构 其他 总计)",
-                a.unit, a.year
+                a.unit,
+                a.year
             );
             for r in a.table_three {
                 let cells: Vec<String> = r.cells.iter().map(i64::to_string).collect();
-                println!("  {:<40} {}", r.label, cells.join(" "));
+                outln!("  {:<40} {}", r.label, cells.join(" "));
             }
-            println!("表四 (结果维持 结果纠正 其他结果 尚未审结 总计)");
+            outln!("表四 (结果维持 结果纠正 其他结果 尚未审结 总计)");
             for r in a.table_four {
                 let cells: Vec<String> = r.cells.iter().map(i64::to_string).collect();
-                println!("  {:<24} {}", r.label, cells.join(" "));
+                outln!("  {:<24} {}", r.label, cells.join(" "));
             }
-            println!("六、收取信息处理费: {} 元", a.fees_collected_yuan);
+            outln!("六、收取信息处理费: {} 元", a.fees_collected_yuan);
         }
     }
     Ok(())
