@@ -112,6 +112,47 @@ async fn publish_succeeds_while_nats_is_down_and_the_event_follows() -> anyhow::
 }
 
 #[tokio::test]
+async fn a_stream_deleted_under_a_running_node_is_made_again() -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let mut node = Node::start("340823.edu", &nats).await?;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
+    let db = node.db().clone();
+    let drained = || {
+        let db = db.clone();
+        async move { Ok((gongkai_kernel::outbox::pending_count(&db).await? == 0).then_some(())) }
+    };
+    let subject = "gk.publishing.document.published.340823.edu";
+
+    publish_new(
+        &mut editor,
+        &mut reviewer,
+        summary_fields("第一篇", "政务公开。"),
+        "",
+    )
+    .await?;
+    eventually(10, drained).await?;
+    assert_eq!(stream_messages(&nats.url, subject).await?.len(), 1);
+
+    // The relay knows the stream exists; an operator deletes it.
+    let js = jetstream::new(async_nats::connect(&nats.url).await?);
+    js.delete_stream("GONGKAI").await?;
+    let doc = publish_new(
+        &mut editor,
+        &mut reviewer,
+        summary_fields("第二篇", "政务公开。"),
+        "",
+    )
+    .await?;
+    eventually(30, drained).await?;
+    let stored = stream_messages(&nats.url, subject).await?;
+    assert_eq!(stored.len(), 1, "only the event after the deletion");
+    assert_eq!(decode_changed(&stored[0])?.1.document_id, doc.id);
+    node.stop().await?;
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_killed_node_loses_no_event_and_a_resent_event_has_no_second_effect() -> anyhow::Result<()>
 {
     let mut nats = Nats::start().await?;

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use async_nats::jetstream::stream;
-use tokio::sync::OnceCell;
 
 use crate::config::NatsConfig;
 use crate::unit::SUBJECT_ROOT;
@@ -17,7 +16,6 @@ pub struct Bus {
     client: async_nats::Client,
     js: jetstream::Context,
     config: NatsConfig,
-    stream_ready: std::sync::Arc<OnceCell<()>>,
 }
 
 impl Bus {
@@ -39,7 +37,6 @@ impl Bus {
             client,
             js,
             config: config.clone(),
-            stream_ready: Default::default(),
         })
     }
 
@@ -72,7 +69,6 @@ impl Bus {
         let s = tokio::time::timeout(Duration::from_secs(5), self.js.get_or_create_stream(cfg))
             .await
             .map_err(|_| anyhow::anyhow!("timed out creating stream"))??;
-        let _ = self.stream_ready.set(());
         Ok(s)
     }
 

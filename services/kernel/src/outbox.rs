@@ -223,11 +223,16 @@ const MARK_MAX: usize = 4096;
 /// On PostgreSQL a transaction may commit after one holding a higher id, so
 /// a row can appear behind the cursor: the cursor returns to the start
 /// whenever the owed marks are written, and such a row leaves then.
+///
+/// `stream_known`: the stream was found or made, and no publication has
+/// failed since. Asking JetStream for it before every batch would cost a
+/// round trip per event when events trickle in.
 #[derive(Debug, Default)]
 struct Progress {
     cursor: i64,
     unmarked: Vec<i64>,
     since: Option<Instant>,
+    stream_known: bool,
 }
 
 impl Progress {
@@ -292,7 +297,10 @@ async fn relay_batch(
     if rows.is_empty() {
         return Ok(0);
     }
-    bus.ensure_stream().await?;
+    if !relay.stream_known {
+        bus.ensure_stream().await?;
+        relay.stream_known = true;
+    }
     let span = tracing::debug_span!("outbox.relay", events = rows.len());
     let acked = publish_rows(bus, &rows, max_in_flight)
         .instrument(span)
@@ -300,6 +308,9 @@ async fn relay_batch(
     let sent: Vec<i64> = acked.iter().map(|&i| rows[i].id).collect();
     relay.acked(&sent);
     if sent.len() < rows.len() {
+        // The stream may be gone (a NATS server started afresh): look for
+        // it, or make it, before the next attempt.
+        relay.stream_known = false;
         anyhow::bail!(
             "{} of {} events not acknowledged by JetStream",
             rows.len() - sent.len(),
@@ -452,4 +463,84 @@ pub async fn pending_count(db: &Db) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM gk_outbox WHERE sent_at IS NULL")
         .fetch_one(db.read())
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NatsConfig;
+    use crate::db::{Migrations, sqlite_url};
+
+    static NO_SERVICE_TABLES: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
+
+    async fn enqueue_one(db: &Db, relay: &Relay, unit: &UnitPath) -> anyhow::Result<()> {
+        let mut tx = db.begin().await?;
+        enqueue(
+            &mut tx,
+            NewEvent {
+                service: "kernel",
+                entity: "test",
+                verb: "happened",
+                unit,
+                payload_type: "gongkai.v1.Event",
+                payload: &Event::default(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        relay.notify();
+        Ok(())
+    }
+
+    async fn drained(db: &Db) -> anyhow::Result<()> {
+        for _ in 0..200 {
+            if pending_count(db).await? == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("{} events still in the outbox", pending_count(db).await?)
+    }
+
+    /// The relay asks JetStream for the stream once, not per batch; after a
+    /// failed publication it asks again, so a stream deleted under it is
+    /// made anew and the waiting events follow.
+    #[tokio::test]
+    async fn a_stream_deleted_under_the_relay_is_made_again() -> anyhow::Result<()> {
+        let nats = gongkai_testkit::Nats::start().await?;
+        let dir = tempfile::tempdir()?;
+        let db = Db::connect(
+            &sqlite_url(&dir.path().join("outbox.db")),
+            &Migrations {
+                sqlite: &NO_SERVICE_TABLES,
+                postgres: &NO_SERVICE_TABLES,
+            },
+        )
+        .await?;
+        let bus = Bus::connect(
+            &NatsConfig {
+                url: nats.url.clone(),
+                ..Default::default()
+            },
+            "outbox-test",
+        )
+        .await?;
+        let (stop, stop_rx) = watch::channel(false);
+        let (relay, task) = spawn(db.clone(), bus.clone(), stop_rx, Duration::from_secs(5));
+        let unit = UnitPath::parse("340823")?;
+        let stream = bus.config().stream.clone();
+
+        enqueue_one(&db, &relay, &unit).await?;
+        drained(&db).await?;
+        bus.jetstream().delete_stream(&stream).await?;
+        enqueue_one(&db, &relay, &unit).await?;
+        drained(&db).await?;
+        let mut made_again = bus.jetstream().get_stream(&stream).await?;
+        assert_eq!(made_again.info().await?.state.messages, 1);
+
+        let _ = stop.send(true);
+        task.await?;
+        db.close().await;
+        Ok(())
+    }
 }
