@@ -1283,41 +1283,12 @@ pub async fn take_seqs(
     backend: gongkai_kernel::db::Backend,
     index: Option<(&str, i32, &str)>,
 ) -> Result<(Option<i64>, i64), sqlx::Error> {
-    let Some((unit, year, scope)) = index else {
-        return Ok((None, next_search_seq(conn).await?));
-    };
-    let counter = "INSERT INTO index_counters (unit, year, scope, next_seq) VALUES ($1, $2, $3, 2) \
-         ON CONFLICT (unit, year, scope) DO UPDATE SET next_seq = index_counters.next_seq + 1 \
-         RETURNING next_seq - 1";
-    let search = "UPDATE counters SET value = value + 1 WHERE name = 'search' RETURNING value";
-    match backend {
-        gongkai_kernel::db::Backend::Postgres => {
-            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "WITH i AS ({counter} AS seq), s AS ({search}) SELECT i.seq, s.value FROM i, s"
-            )))
-            .bind(unit)
-            .bind(i64::from(year))
-            .bind(scope)
-            .fetch_one(conn)
-            .await?;
-            Ok((Some(row.try_get(0)?), row.try_get(1)?))
-        }
-        gongkai_kernel::db::Backend::Sqlite => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{counter}; {search};")))
-                .bind(unit)
-                .bind(i64::from(year))
-                .bind(scope)
-                .fetch_all(conn)
-                .await?;
-            match rows.as_slice() {
-                [i, s] => Ok((Some(i.try_get(0)?), s.try_get(0)?)),
-                _ => Err(sqlx::Error::Protocol(format!(
-                    "expected 2 sequence rows, got {}",
-                    rows.len()
-                ))),
-            }
-        }
-    }
+    let wants: Vec<(String, i32, String)> = index
+        .map(|(unit, year, scope)| (unit.to_owned(), year, scope.to_owned()))
+        .into_iter()
+        .collect();
+    let (firsts, search) = take_seq_ranges(conn, backend, &wants, 1).await?;
+    Ok((wants.first().and_then(|w| firsts.get(w).copied()), search))
 }
 
 /// Takes, in one statement, the sequence ranges a group of publications
