@@ -226,6 +226,9 @@ pub struct NatsConfig {
     pub tls: bool,
     /// Events in flight between the outbox relay and JetStream acks.
     pub max_in_flight: usize,
+    /// How long the outbox relay lingers after a commit wakes it before it
+    /// reads, so that events committed close together leave in one batch.
+    pub relay_linger_ms: u64,
 }
 
 impl Default for NatsConfig {
@@ -237,6 +240,7 @@ impl Default for NatsConfig {
             credentials: None,
             tls: false,
             max_in_flight: 64,
+            relay_linger_ms: 5,
         }
     }
 }
@@ -270,6 +274,12 @@ impl NatsConfig {
             return Err(ConfigError::new(
                 "nats.max_in_flight",
                 "must be between 1 and 4096",
+            ));
+        }
+        if self.relay_linger_ms > 1000 {
+            return Err(ConfigError::new(
+                "nats.relay_linger_ms",
+                "must be between 0 and 1000",
             ));
         }
         Ok(())
@@ -374,6 +384,21 @@ data_dir = "/tmp/x"
         assert_eq!(c.nats.validate().unwrap_err().key, "nats.url");
         c.node.org_code = "有/斜杠".into();
         assert_eq!(c.node.validate().unwrap_err().key, "node.org_code");
+    }
+
+    #[test]
+    fn relay_linger_is_bounded() {
+        let f = write(BASE);
+        let mut c: File = load(Some(f.path()), vec![]).unwrap();
+        assert_eq!(c.nats.relay_linger_ms, 5, "default");
+        for ok in [0, 1000] {
+            c.nats.relay_linger_ms = ok;
+            assert!(c.nats.validate().is_ok(), "{ok}");
+        }
+        c.nats.relay_linger_ms = 1001;
+        let e = c.nats.validate().unwrap_err();
+        assert_eq!(e.key, "nats.relay_linger_ms");
+        assert!(e.to_string().contains("between 0 and 1000"), "{e}");
     }
 
     #[test]

@@ -137,6 +137,7 @@ async fn run(
     drain_timeout: Duration,
 ) {
     let max_in_flight = bus.config().max_in_flight;
+    let linger = Duration::from_millis(bus.config().relay_linger_ms);
     let mut relay = Progress::default();
     let mut backoff = Duration::from_millis(100);
     let mut last_prune = 0i64;
@@ -172,7 +173,17 @@ async fn run(
                     continue;
                 }
                 tokio::select! {
-                    _ = wake.notified() => {}
+                    _ = wake.notified() => {
+                        // A commit rarely comes alone: waiting a moment lets
+                        // its neighbours leave in the same batch, one read
+                        // and one round of acks for all of them.
+                        if !linger.is_zero() {
+                            tokio::select! {
+                                _ = tokio::time::sleep(linger) => {}
+                                _ = stop.changed() => {}
+                            }
+                        }
+                    }
                     _ = tokio::time::sleep(wait) => {}
                     _ = stop.changed() => {}
                 }
