@@ -128,7 +128,7 @@ enum NodeCmd {
         org_code: String,
         #[arg(long)]
         data_dir: PathBuf,
-        /// Where to write the configuration (default: <data-dir>/node.toml).
+        /// Where to write the configuration (default: node.toml in the data directory).
         #[arg(long)]
         config: Option<PathBuf>,
         #[arg(long, default_value = "nats://127.0.0.1:4222")]

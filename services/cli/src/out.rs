@@ -2,7 +2,7 @@
 //!
 //! `println!` panics when standard output is a closed pipe (`gongkai search
 //! 公开 | head -1`), because Rust programs ignore SIGPIPE. The CLI's output
-//! goes through [`line`] instead, which ends the program quietly then, as
+//! goes through [`line()`] instead, which ends the program quietly then, as
 //! SIGPIPE ends a C tool.
 
 use std::io::{ErrorKind, Write as _};
