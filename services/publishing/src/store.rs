@@ -350,15 +350,6 @@ pub async fn changed_since(
     rows.iter().map(doc_from_row).collect()
 }
 
-/// Takes the next search sequence number (the index watermark).
-pub async fn next_search_seq(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE counters SET value = value + 1 WHERE name = 'search' RETURNING value",
-    )
-    .fetch_one(conn)
-    .await
-}
-
 pub async fn max_search_seq(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT value FROM counters WHERE name = 'search'")
         .fetch_one(conn)
@@ -943,6 +934,17 @@ struct GroupFields<'a> {
     summary: &'a str,
 }
 
+/// An index-number counter a group advances, as the expecting write
+/// unpacks it: the next number it finds and the one it leaves.
+#[derive(serde::Serialize)]
+struct GroupCounter<'a> {
+    unit: &'a str,
+    year: i32,
+    scope: &'a str,
+    old_seq: i64,
+    new_seq: i64,
+}
+
 /// One outbox row of a group (`e`); the payload in base64.
 #[derive(serde::Serialize)]
 struct GroupEvent<'a> {
@@ -1034,6 +1036,10 @@ async fn write_group_pg(
     Ok(n == changes.len() as i64)
 }
 
+/// An index-number counter: unit, year and scope (the column, when the
+/// index format numbers per column; else empty).
+pub type CounterKey = (String, i32, String);
+
 /// Counter values a group of publications expects to find, and leaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeqAdvance {
@@ -1042,7 +1048,7 @@ pub struct SeqAdvance {
     pub search: (i64, i64),
     /// `((unit, year, scope), found, left)` of each index-number counter, as
     /// the next number to take (which its row holds).
-    pub index: Vec<((String, i32, String), i64, i64)>,
+    pub index: Vec<(CounterKey, i64, i64)>,
 }
 
 /// Writes `changes` and advances the counters from the values `seqs`
@@ -1060,18 +1066,19 @@ pub async fn write_changes_expecting(
     match db.backend() {
         gongkai_kernel::db::Backend::Postgres => {
             let (docs, events) = group_json(changes);
-            let counters = serde_json::Value::Array(
-                seqs.index
-                    .iter()
-                    .map(|((unit, year, scope), found, left)| {
-                        serde_json::json!({
-                            "unit": unit, "year": year, "scope": scope,
-                            "old_seq": found, "new_seq": left,
-                        })
-                    })
-                    .collect(),
-            )
-            .to_string();
+            let counters: Vec<GroupCounter<'_>> = seqs
+                .index
+                .iter()
+                .map(|((unit, year, scope), found, left)| GroupCounter {
+                    unit,
+                    year: *year,
+                    scope,
+                    old_seq: *found,
+                    new_seq: *left,
+                })
+                .collect();
+            // Serializing plain structs cannot fail.
+            let counters = serde_json::to_string(&counters).unwrap_or_default();
             let done = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "WITH sc AS (UPDATE counters SET value = $4 - 1 \
                     WHERE name = 'search' AND value = $3 - 1 RETURNING 1), \
@@ -1283,7 +1290,7 @@ pub async fn take_seqs(
     backend: gongkai_kernel::db::Backend,
     index: Option<(&str, i32, &str)>,
 ) -> Result<(Option<i64>, i64), sqlx::Error> {
-    let wants: Vec<(String, i32, String)> = index
+    let wants: Vec<CounterKey> = index
         .map(|(unit, year, scope)| (unit.to_owned(), year, scope.to_owned()))
         .into_iter()
         .collect();
@@ -1298,10 +1305,10 @@ pub async fn take_seqs(
 pub async fn take_seq_ranges(
     conn: &mut AnyConnection,
     backend: gongkai_kernel::db::Backend,
-    wants: &[(String, i32, String)],
+    wants: &[CounterKey],
     searches: i64,
-) -> Result<(std::collections::HashMap<(String, i32, String), i64>, i64), sqlx::Error> {
-    let mut counts: Vec<((String, i32, String), i64)> = Vec::new();
+) -> Result<(std::collections::HashMap<CounterKey, i64>, i64), sqlx::Error> {
+    let mut counts: Vec<(CounterKey, i64)> = Vec::new();
     for w in wants {
         match counts.iter_mut().find(|(k, _)| k == w) {
             Some((_, n)) => *n += 1,

@@ -648,13 +648,13 @@ async fn case_search_seq_and_changed_since(db: &Db) -> Result<()> {
     let mut taken = Vec::new();
     for _ in 0..5 {
         let mut tx = db.begin().await?;
-        taken.push(store::next_search_seq(&mut tx).await?);
+        taken.push(store::take_seqs(&mut tx, db.backend(), None).await?.1);
         tx.commit().await?;
     }
     assert_eq!(taken, [1, 2, 3, 4, 5]);
     // A rolled back take does not advance the watermark.
     let mut tx = db.begin().await?;
-    assert_eq!(store::next_search_seq(&mut tx).await?, 6);
+    assert_eq!(store::take_seqs(&mut tx, db.backend(), None).await?.1, 6);
     tx.rollback().await?;
     {
         let mut conn = db.read().acquire().await?;

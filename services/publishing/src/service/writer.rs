@@ -10,7 +10,7 @@ use chrono::{Datelike as _, NaiveDate};
 use gongkai_kernel::ApiError;
 
 use super::{Prepared, Publishing};
-use crate::store::{self, DocRow};
+use crate::store::{self, CounterKey, DocRow};
 
 /// A checked publication waiting for the group-commit writer.
 pub struct PublishJob {
@@ -33,8 +33,6 @@ pub struct PublishJob {
 /// Publications taken into one transaction at most.
 const GROUP_MAX: usize = 64;
 
-/// An index-number counter: unit, year and scope.
-type CounterKey = (String, i32, String);
 /// A number per index-number counter (the first or the next to take).
 type Numbers = HashMap<CounterKey, i64>;
 
@@ -199,14 +197,10 @@ impl Publishing {
     ) -> Result<Vec<DocRow>, ()> {
         // Anything a job would refuse sends the group back to one by one,
         // where that job gets its own answer.
+        let mut wants: Vec<CounterKey> = Vec::new();
         for job in jobs {
             for d in &job.targets {
                 Self::check_publishable(d, job.day).map_err(|_| ())?;
-            }
-        }
-        let mut wants: Vec<(String, i32, String)> = Vec::new();
-        for job in jobs {
-            for d in &job.targets {
                 if d.index_no.is_none() {
                     wants.push((d.unit.clone(), job.day.year(), self.index_scope(d)));
                 }
@@ -223,7 +217,7 @@ impl Publishing {
             match store::write_changes_expecting(&self.db, &changes, &advance).await {
                 Ok(true) => {
                     seqs.store(&advance);
-                    return Ok(docs.into_iter().map(|mut t| t.swap_remove(0)).collect());
+                    return Ok(first_of_each(docs));
                 }
                 Ok(false) => {}
                 Err(e) => tracing::debug!(error = %e, "group write with expected counters failed"),
@@ -262,7 +256,7 @@ impl Publishing {
             search_first,
             searches,
         ));
-        Ok(docs.into_iter().map(|mut t| t.swap_remove(0)).collect())
+        Ok(first_of_each(docs))
     }
 
     /// The group's documents as published, numbered from `index_first`
@@ -371,4 +365,9 @@ impl Publishing {
             .unwrap_or_else(|p| p.into_inner())
             .take();
     }
+}
+
+/// Each job's own document (the first of its targets), in the jobs' order.
+fn first_of_each(docs: Vec<Vec<DocRow>>) -> Vec<DocRow> {
+    docs.into_iter().map(|mut t| t.swap_remove(0)).collect()
 }
