@@ -2,6 +2,8 @@
 //! (see `gongkai_kernel::db`); the conformance suite in `tests/store.rs`
 //! runs it against both.
 
+use std::sync::LazyLock;
+
 use chrono::NaiveDate;
 use gongkai_kernel::db::{Db, Migrations, now_ms};
 use sqlx::any::AnyRow;
@@ -1013,13 +1015,11 @@ const GROUP_CTES: &str = "x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x
 
 /// The group statement on PostgreSQL and its two parameters for `changes`;
 /// public so that a test can check how PostgreSQL plans it.
-pub fn group_statement_pg(changes: &[Change<'_>]) -> (String, String, String) {
+pub fn group_statement_pg(changes: &[Change<'_>]) -> (&'static str, String, String) {
+    static SQL: LazyLock<String> =
+        LazyLock::new(|| format!("WITH {GROUP_CTES} SELECT COUNT(*) FROM u"));
     let (docs, events) = group_json(changes);
-    (
-        format!("WITH {GROUP_CTES} SELECT COUNT(*) FROM u"),
-        docs,
-        events,
-    )
+    (SQL.as_str(), docs, events)
 }
 
 async fn write_group_pg(
@@ -1079,8 +1079,10 @@ pub async fn write_changes_expecting(
                 .collect();
             // Serializing plain structs cannot fail.
             let counters = serde_json::to_string(&counters).unwrap_or_default();
-            let done = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "WITH sc AS (UPDATE counters SET value = $4 - 1 \
+            // Built once: the same text every time, prepared and cached.
+            static SQL: LazyLock<String> = LazyLock::new(|| {
+                format!(
+                    "WITH sc AS (UPDATE counters SET value = $4 - 1 \
                     WHERE name = 'search' AND value = $3 - 1 RETURNING 1), \
                  ic AS (UPDATE index_counters c SET next_seq = j.new_seq \
                     FROM jsonb_to_recordset($5::jsonb) \
@@ -1090,16 +1092,18 @@ pub async fn write_changes_expecting(
                  {GROUP_CTES} \
                  SELECT gk_expect((SELECT COUNT(*) FROM sc) = 1 \
                     AND (SELECT COUNT(*) FROM ic) = $6 AND (SELECT COUNT(*) FROM u) = $7)"
-            )))
-            .bind(docs)
-            .bind(events)
-            .bind(seqs.search.0)
-            .bind(seqs.search.1)
-            .bind(counters)
-            .bind(seqs.index.len() as i64)
-            .bind(changes.len() as i64)
-            .execute(db.write())
-            .await;
+                )
+            });
+            let done = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))
+                .bind(docs)
+                .bind(events)
+                .bind(seqs.search.0)
+                .bind(seqs.search.1)
+                .bind(counters)
+                .bind(seqs.index.len() as i64)
+                .bind(changes.len() as i64)
+                .execute(db.write())
+                .await;
             match done {
                 Ok(_) => Ok(true),
                 Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("40001") => Ok(false),
