@@ -790,3 +790,84 @@ async fn concurrent_publications_postgres() -> anyhow::Result<()> {
     let url = Postgres::start().await?.fresh_database().await?;
     concurrent_publications_get_consecutive_index_numbers(&url).await
 }
+
+/// Reviewers deciding on the same submission at the same moment: exactly one
+/// decision is taken and recorded; the others are refused with nothing
+/// written (on PostgreSQL each call reads the row without a lock, so the
+/// write itself must check that the row is still as read).
+async fn concurrent_reviews_take_one_decision(database_url: &str) -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let mut node = Node::start_with("340823.edu", &nats, publishing_config(database_url)).await?;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let mut reviewers = Vec::new();
+    for n in 0..8 {
+        reviewers.push(
+            node.client(&node.token(&format!("reviewer{n}"), Role::Reviewer))
+                .await?,
+        );
+    }
+    for round in 0..5 {
+        let d = editor
+            .create_document(pb::CreateDocumentRequest {
+                fields: Some(fields(&format!("同时审核{round}"), "推进政务公开。")),
+            })
+            .await?
+            .into_inner();
+        editor
+            .submit_document(pb::SubmitDocumentRequest {
+                document_id: d.id.clone(),
+            })
+            .await?;
+        let calls = reviewers.iter().enumerate().map(|(n, r)| {
+            let mut r = r.clone();
+            let id = d.id.clone();
+            async move {
+                r.review_document(pb::ReviewDocumentRequest {
+                    document_id: id,
+                    approve: n % 2 == 0,
+                    comment: format!("意见{n}"),
+                    confidentiality_cleared: false,
+                })
+                .await
+                .map(|r| r.into_inner().state)
+            }
+        });
+        let answers = futures::future::join_all(calls).await;
+        let taken: Vec<i32> = answers
+            .iter()
+            .filter_map(|a| a.as_ref().ok())
+            .copied()
+            .collect();
+        assert_eq!(taken.len(), 1, "round {round}: {answers:?}");
+        for refused in answers.iter().filter_map(|a| a.as_ref().err()) {
+            assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+        }
+        let (state, reviews): (String, i64) = sqlx::query_as(
+            "SELECT d.state, (SELECT COUNT(*) FROM document_history h \
+             WHERE h.document_id = d.id AND h.action IN ('approve', 'reject')) \
+             FROM documents d WHERE d.id = $1",
+        )
+        .bind(&d.id)
+        .fetch_one(node.db().read())
+        .await?;
+        let expected = if taken[0] == pb::DocumentState::Approved as i32 {
+            "approved"
+        } else {
+            "rejected"
+        };
+        assert_eq!((state.as_str(), reviews), (expected, 1), "round {round}");
+    }
+    node.stop().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn concurrent_reviews_sqlite() -> anyhow::Result<()> {
+    concurrent_reviews_take_one_decision("").await
+}
+
+#[tokio::test]
+async fn concurrent_reviews_postgres() -> anyhow::Result<()> {
+    let url = Postgres::start().await?.fresh_database().await?;
+    concurrent_reviews_take_one_decision(&url).await
+}

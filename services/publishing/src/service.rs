@@ -395,12 +395,16 @@ impl Publishing {
                 "fields.column: this document is linked as an interpretation; keep it in an interpretation column".into(),
             ));
         }
+        let expect = (doc.state, doc.updated_at);
         doc.fields = fields;
-        doc.updated_at = now_ms();
+        doc.updated_at = next_stamp(expect.1);
         doc.confidential_findings = "[]".into();
-        store::update_document(&mut tx, &doc)
+        if !store::update_document(&mut tx, &doc, expect)
             .await
-            .map_err(|e| map_unique(e, doc.fields.doc_number.as_deref()))?;
+            .map_err(|e| map_unique(e, doc.fields.doc_number.as_deref()))?
+        {
+            return Err(conflict(id));
+        }
         store::add_history(
             &mut tx,
             id,
@@ -512,9 +516,12 @@ impl Publishing {
         let confidential = self.scan_confidential(&doc.fields);
         doc.confidential_findings =
             serde_json::to_string(&confidential).map_err(|e| ApiError::Internal(e.into()))?;
+        let expect = (doc.state, doc.updated_at);
         doc.state = to;
-        doc.updated_at = now_ms();
-        store::update_document(&mut tx, &doc).await?;
+        doc.updated_at = next_stamp(expect.1);
+        if !store::update_document(&mut tx, &doc, expect).await? {
+            return Err(conflict(id));
+        }
         let note = if confidential.is_empty() {
             String::new()
         } else {
@@ -574,9 +581,12 @@ impl Publishing {
                 "confidentiality_cleared: the draft has confidentiality findings (保密审查); confirm them cleared to approve".into(),
             ));
         }
+        let expect = (doc.state, doc.updated_at);
         doc.state = to;
-        doc.updated_at = now_ms();
-        store::update_document(&mut tx, &doc).await?;
+        doc.updated_at = next_stamp(expect.1);
+        if !store::update_document(&mut tx, &doc, expect).await? {
+            return Err(conflict(id));
+        }
         store::add_history(
             &mut tx,
             id,
@@ -1024,13 +1034,18 @@ impl Publishing {
                 "interpretation_document_id: already interprets another document".into(),
             ));
         }
-        let now = now_ms();
-        policy.interpretation = Some(interp_id.to_owned());
-        policy.updated_at = now;
-        interp.interprets = Some(policy_id.to_owned());
-        interp.updated_at = now;
-        store::update_document(&mut tx, &policy).await?;
-        store::update_document(&mut tx, &interp).await?;
+        for d in [&mut policy, &mut interp] {
+            let expect = (d.state, d.updated_at);
+            if d.id == policy_id {
+                d.interpretation = Some(interp_id.to_owned());
+            } else {
+                d.interprets = Some(policy_id.to_owned());
+            }
+            d.updated_at = next_stamp(expect.1);
+            if !store::update_document(&mut tx, d, expect).await? {
+                return Err(conflict(&d.id));
+            }
+        }
         tx.commit().await?;
         Ok(policy)
     }

@@ -161,8 +161,17 @@ pub async fn insert_document(conn: &mut AnyConnection, d: &DocRow) -> Result<(),
     Ok(())
 }
 
-/// Writes every mutable column of `d` (the id and unit never change).
-pub async fn update_document(conn: &mut AnyConnection, d: &DocRow) -> Result<(), sqlx::Error> {
+/// Writes every mutable column of `d` (the id and unit never change) if
+/// the row is still as it was read: in state `expect.0`, stamped
+/// `expect.1`. `Ok(false)`: it was changed (or removed) meanwhile, and
+/// nothing was written. Without the check, two calls that read the same row
+/// would both write it, the second undoing the first unseen (PostgreSQL
+/// reads without locking).
+pub async fn update_document(
+    conn: &mut AnyConnection,
+    d: &DocRow,
+    expect: (State, i64),
+) -> Result<bool, sqlx::Error> {
     let f = &d.fields;
     let done = sqlx::query(
         "UPDATE documents SET state = $2, version = $3, title = $4, doc_number = $5, \
@@ -171,7 +180,7 @@ pub async fn update_document(conn: &mut AnyConnection, d: &DocRow) -> Result<(),
          validity = $16, updated_at = $17, interprets = $18, interpretation = $19, \
          confidential_findings = $20, timeliness_days = $21, late = $22, \
          timeliness_provisional = $23, abolished_on = $24, abolish_reason = $25, \
-         search_seq = $26 WHERE id = $1",
+         search_seq = $26 WHERE id = $1 AND state = $27 AND updated_at = $28",
     )
     .bind(&d.id)
     .bind(d.state.as_str())
@@ -199,12 +208,11 @@ pub async fn update_document(conn: &mut AnyConnection, d: &DocRow) -> Result<(),
     .bind(d.abolished_on.map(iso))
     .bind(&d.abolish_reason)
     .bind(d.search_seq)
+    .bind(expect.0.as_str())
+    .bind(expect.1)
     .execute(conn)
     .await?;
-    if done.rows_affected() != 1 {
-        return Err(sqlx::Error::RowNotFound);
-    }
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn get_document(

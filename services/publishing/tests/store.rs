@@ -383,7 +383,14 @@ async fn case_update_document(db: &Db) -> Result<()> {
     changed.created_at = 1;
     {
         let mut conn = db.write().acquire().await?;
-        store::update_document(&mut conn, &changed).await?;
+        let expect = (original.state, original.updated_at);
+        // Read in another state, or at another stamp: nothing is written.
+        let stale_state = (State::Submitted, original.updated_at);
+        let stale_stamp = (original.state, original.updated_at - 1);
+        for stale in [stale_state, stale_stamp] {
+            assert!(!store::update_document(&mut conn, &changed, stale).await?);
+        }
+        assert!(store::update_document(&mut conn, &changed, expect).await?);
     }
     let mut expected = changed.clone();
     expected.created_by = original.created_by.clone();
@@ -397,16 +404,20 @@ async fn case_update_document(db: &Db) -> Result<()> {
     cleared.updated_at += 5;
     {
         let mut conn = db.write().acquire().await?;
-        store::update_document(&mut conn, &cleared).await?;
+        // The first write changed state and stamp: what was read before it
+        // no longer matches.
+        let before = (original.state, original.updated_at);
+        assert!(!store::update_document(&mut conn, &cleared, before).await?);
+        assert_eq!(get(db, "d1").await?, Some(expected.clone()));
+        let now = (changed.state, changed.updated_at);
+        assert!(store::update_document(&mut conn, &cleared, now).await?);
     }
     assert_eq!(get(db, "d1").await?, Some(cleared));
 
     let mut conn = db.write().acquire().await?;
-    let missing = store::update_document(&mut conn, &doc("d-missing", "340823.jyj")).await;
-    assert!(
-        matches!(missing, Err(sqlx::Error::RowNotFound)),
-        "update of a missing id: {missing:?}"
-    );
+    let missing = doc("d-missing", "340823.jyj");
+    let expect = (missing.state, missing.updated_at);
+    assert!(!store::update_document(&mut conn, &missing, expect).await?);
     drop(conn);
     assert_eq!(get(db, "d-missing").await?, None);
     Ok(())
