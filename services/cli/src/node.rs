@@ -219,3 +219,19 @@ pub async fn signal() {
         _ = term => {}
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    /// The annotated example operators copy from names only keys that exist
+    /// and values that pass validation.
+    #[test]
+    fn the_example_configuration_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/node.example.toml");
+        let text = std::fs::read_to_string(&path).expect("deploy/node.example.toml");
+        let f: NodeFile = config::load_str(&text).expect("parses");
+        f.validate().expect("valid");
+        assert_eq!(f.publishing.approved_cache_mib, 32);
+    }
+}
