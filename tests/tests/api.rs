@@ -871,3 +871,54 @@ async fn concurrent_reviews_postgres() -> anyhow::Result<()> {
     let url = Postgres::start().await?.fresh_database().await?;
     concurrent_reviews_take_one_decision(&url).await
 }
+
+/// A document approved here is kept in memory for its publication; when
+/// the row changes behind the service's back (another process, an
+/// operator's repair), the copy is not published: the publication finds
+/// the row changed, reads it and publishes what is stored.
+#[tokio::test]
+async fn publication_uses_the_stored_row_when_the_kept_copy_is_stale() -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let mut node = Node::start("340823.edu", &nats).await?;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
+    let ids = approved_documents(&mut editor, &mut reviewer, "保留副本", 3).await?;
+    // Changed in the database alone, as another writer would.
+    let done = sqlx::query(
+        "UPDATE documents SET title = '库中标题', updated_at = updated_at + 1 WHERE id = $1",
+    )
+    .bind(&ids[1])
+    .execute(node.db().write())
+    .await?;
+    assert_eq!(done.rows_affected(), 1);
+    let published = publish_all_docs(&editor, &ids).await?;
+    let titles: Vec<&str> = published
+        .iter()
+        .map(|d| d.fields.as_ref().map_or("", |f| f.title.as_str()))
+        .collect();
+    assert_eq!(titles, ["保留副本0", "库中标题", "保留副本2"]);
+    let stored: String =
+        sqlx::query_scalar("SELECT title FROM document_versions WHERE document_id = $1")
+            .bind(&ids[1])
+            .fetch_one(node.db().read())
+            .await?;
+    assert_eq!(stored, "库中标题");
+    node.stop().await?;
+    Ok(())
+}
+
+async fn publish_all_docs(editor: &Client, ids: &[String]) -> anyhow::Result<Vec<pb::Document>> {
+    let calls = ids.iter().map(|id| {
+        let mut c = editor.clone();
+        let id = id.clone();
+        async move {
+            c.publish_document(pb::PublishDocumentRequest {
+                document_id: id,
+                date_published: String::new(),
+            })
+            .await
+            .map(|r| r.into_inner().document.unwrap_or_default())
+        }
+    });
+    Ok(futures::future::try_join_all(calls).await?)
+}

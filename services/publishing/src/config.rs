@@ -35,6 +35,9 @@ pub struct Config {
     pub search_dir: PathBuf,
     /// Build the subtree catalogue from the children's document events.
     pub aggregate_subtree: bool,
+    /// Memory for approved documents awaiting publication, in MiB: one kept
+    /// here is published without being read back first. 0: none kept.
+    pub approved_cache_mib: usize,
     pub privacy: PrivacyConfig,
 }
 
@@ -52,6 +55,7 @@ impl Default for Config {
             search_indexing_nice: 10,
             search_dir: PathBuf::new(),
             aggregate_subtree: true,
+            approved_cache_mib: 32,
             privacy: PrivacyConfig::default(),
         }
     }
@@ -107,6 +111,12 @@ impl Config {
                 "between 0 and 19",
             ));
         }
+        if self.approved_cache_mib > 4096 {
+            return Err(ConfigError::new(
+                "publishing.approved_cache_mib",
+                "between 0 and 4096",
+            ));
+        }
         Scanner::new(&self.privacy).map_err(|e| {
             let msg = e.to_string();
             let (key, rule) = msg.split_once(": ").unwrap_or(("privacy", msg.as_str()));
@@ -142,6 +152,24 @@ mod tests {
                 ..Default::default()
             };
             assert!(cfg.validate().is_ok(), "{nice}");
+        }
+    }
+
+    #[test]
+    fn approved_cache_is_bounded() {
+        let cfg = Config {
+            approved_cache_mib: 4097,
+            ..Default::default()
+        };
+        let e = cfg.validate().expect_err("out of range");
+        assert_eq!(e.key, "publishing.approved_cache_mib");
+        assert_eq!(e.rule, "between 0 and 4096");
+        for mib in [0, 4096] {
+            let cfg = Config {
+                approved_cache_mib: mib,
+                ..Default::default()
+            };
+            assert!(cfg.validate().is_ok(), "{mib}");
         }
     }
 }

@@ -176,7 +176,9 @@ impl Publishing {
         kept
     }
 
-    fn publishable_as_read(&self, doc: &DocRow, unit: &str, day: NaiveDate) -> bool {
+    /// Whether `doc`, as read (or kept), can be published by `unit` on `day`
+    /// without anything the long way would have to say.
+    pub(super) fn publishable_as_read(&self, doc: &DocRow, unit: &str, day: NaiveDate) -> bool {
         doc.unit == unit
             && Self::check_publishable(doc, day).is_ok()
             && self.column(&doc.fields.column).is_ok_and(|c| !c.policy)
