@@ -239,7 +239,9 @@ impl RequestsService {
         row.fee_yuan = req.fee.map(|(_, y)| y).unwrap_or(0);
         row.fee_paid_on = req.fee_paid.map(iso);
         row.extended = req.extended;
-        row.updated_at = now_ms();
+        // Strictly later than the stamp read, so that a write checking it
+        // can never mistake two changes for one.
+        row.updated_at = now_ms().max(row.updated_at + 1);
         Ok(())
     }
 
@@ -559,11 +561,16 @@ impl RequestsService {
             .apply(action, &self.calendar, &self.cfg.clock, &self.cfg.fees)
             .map_err(lifecycle)?;
         let prev_due = before.next_due(&self.calendar, &self.cfg.clock);
+        let read_at = row.updated_at;
         self.project(&mut row, &after)?;
         if let Some(j) = reply_json {
             row.reply_json = Some(j);
         }
-        store::update(&mut tx, &row).await?;
+        if !store::update(&mut tx, &row, read_at).await? {
+            return Err(ApiError::FailedPrecondition(format!(
+                "request_id: {id} was changed by someone else meanwhile; read it again and retry"
+            )));
+        }
         store::add_transition(
             &mut tx,
             &row.id,
@@ -1008,12 +1015,16 @@ impl RequestsService {
         for mut row in rows {
             let req = Self::state(&row)?;
             let before = (row.due_on.clone(), row.due_provisional);
+            let read_at = row.updated_at;
             self.project(&mut row, &req)?;
+            // A request stepped on since it was read was projected anew by
+            // that step: it is left as the step wrote it.
             if (row.due_on.clone(), row.due_provisional) != before {
                 let mut tx = self.db.begin().await?;
-                store::update(&mut tx, &row).await?;
-                tx.commit().await?;
-                changed += 1;
+                if store::update(&mut tx, &row, read_at).await? {
+                    tx.commit().await?;
+                    changed += 1;
+                }
             }
         }
         Ok(changed)

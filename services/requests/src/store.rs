@@ -154,13 +154,21 @@ pub async fn insert(conn: &mut AnyConnection, q: &RequestRow) -> Result<(), sqlx
     Ok(())
 }
 
-/// Writes the columns a step can change.
-pub async fn update(conn: &mut AnyConnection, q: &RequestRow) -> Result<(), sqlx::Error> {
+/// Writes the columns a step can change, if the row still bears the change
+/// stamp `read_at` it had when read. `Ok(false)`: it was changed (or is
+/// missing), and nothing was written. Without the check two steps that read
+/// the same request would both write it, the second undoing the first
+/// unseen (PostgreSQL reads without locking).
+pub async fn update(
+    conn: &mut AnyConnection,
+    q: &RequestRow,
+    read_at: i64,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE requests SET status = $2, state_json = $3, open = $4, due_kind = $5, due_on = $6, \
          due_provisional = $7, reply_category = $8, replied_on = $9, concluded_on = $10, \
          reply_json = $11, fee_basis = $12, fee_yuan = $13, fee_paid_on = $14, extended = $15, \
-         updated_at = $16 WHERE id = $1",
+         updated_at = $16 WHERE id = $1 AND updated_at = $17",
     )
     .bind(&q.id)
     .bind(&q.status)
@@ -178,12 +186,10 @@ pub async fn update(conn: &mut AnyConnection, q: &RequestRow) -> Result<(), sqlx
     .bind(&q.fee_paid_on)
     .bind(i64::from(q.extended))
     .bind(q.updated_at)
+    .bind(read_at)
     .execute(conn)
     .await?;
-    if done.rows_affected() != 1 {
-        return Err(sqlx::Error::RowNotFound);
-    }
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<RequestRow>, sqlx::Error> {

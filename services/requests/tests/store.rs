@@ -63,7 +63,7 @@ conformance! {
     by_tracking_no => case_by_tracking_no,
     unique_tracking_no => case_unique_tracking_no,
     update => case_update,
-    update_missing_is_row_not_found => case_update_missing_is_row_not_found,
+    update_missing_writes_nothing => case_update_missing_writes_nothing,
     tracking_seq => case_tracking_seq,
     tracking_seq_concurrent => case_tracking_seq_concurrent,
     transitions_and_appeals => case_transitions_and_appeals,
@@ -79,6 +79,7 @@ conformance! {
     record_notice => case_record_notice,
     provisional_open => case_provisional_open,
     service_refused_step_leaves_nothing => case_service_refused_step_leaves_nothing,
+    service_concurrent_steps_take_one => case_service_concurrent_steps_take_one,
 }
 
 // ---------------------------------------------------------------------------
@@ -370,7 +371,10 @@ async fn case_update(db: &Db) -> Result<()> {
     let mut changed = full_row("a");
     changed.status = "fee_notified".to_owned();
     let mut conn = db.write().acquire().await?;
-    store::update(&mut conn, &changed).await?;
+    // Read at another stamp: nothing is written.
+    assert!(!store::update(&mut conn, &changed, before.updated_at - 1).await?);
+    assert_eq!(get(db, "a").await?.as_ref(), Some(&before));
+    assert!(store::update(&mut conn, &changed, before.updated_at).await?);
     drop(conn);
     let got = get(db, "a").await?.context("row a")?;
     let want = RequestRow {
@@ -394,7 +398,7 @@ async fn case_update(db: &Db) -> Result<()> {
     assert_eq!(got, want);
     // And back to None / false.
     let mut conn = db.write().acquire().await?;
-    store::update(&mut conn, &before).await?;
+    assert!(store::update(&mut conn, &before, changed.updated_at).await?);
     drop(conn);
     assert_eq!(get(db, "a").await?.as_ref(), Some(&before));
     // The other row is untouched.
@@ -402,13 +406,12 @@ async fn case_update(db: &Db) -> Result<()> {
     Ok(())
 }
 
-async fn case_update_missing_is_row_not_found(db: &Db) -> Result<()> {
+async fn case_update_missing_writes_nothing(db: &Db) -> Result<()> {
     insert(db, &row("a", UNIT, "YSQ-2026-000001")).await?;
     let mut tx = db.begin().await?;
-    let e = store::update(&mut tx, &row("missing", UNIT, "YSQ-2026-000001"))
-        .await
-        .expect_err("update of a missing id must fail");
-    assert!(matches!(e, sqlx::Error::RowNotFound), "{e:?}");
+    let missing = row("missing", UNIT, "YSQ-2026-000001");
+    let written = store::update(&mut tx, &missing, missing.updated_at).await?;
+    assert!(!written, "update of a missing id");
     tx.rollback().await?;
     assert_eq!(scalar(db, "SELECT COUNT(*) FROM requests").await?, 1);
     assert_eq!(get(db, "missing").await?, None);
@@ -1251,6 +1254,90 @@ fn reply(category: &str) -> Step {
         text: "经审查，现予以答复。".to_owned(),
         document_index_nos: Vec::new(),
     })
+}
+
+/// The service on `db` with a real NATS for its relay, for `body`.
+async fn with_service<F, Fut>(db: &Db, body: F) -> Result<()>
+where
+    F: FnOnce(Arc<RequestsService>, UnitPath) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let nats = gongkai_testkit::Nats::start().await?;
+    let bus = Bus::connect(
+        &NatsConfig {
+            url: nats.url.clone(),
+            ..Default::default()
+        },
+        "requests-store-test",
+    )
+    .await?;
+    let (stop, stop_rx) = watch::channel(false);
+    let (relay, relay_task) = outbox::spawn(db.clone(), bus, stop_rx, Duration::from_secs(5));
+    let calendar = Calendar::load_dir(&gongkai_testkit::workspace_root().join("deploy/calendar"))?;
+    let unit = UnitPath::parse(UNIT)?;
+    let svc = Arc::new(RequestsService::new(
+        db.clone(),
+        unit.clone(),
+        calendar,
+        Config::default(),
+        relay,
+        Box::new(FixedLookup),
+    ));
+    let result = body(svc, unit).await;
+    let _ = stop.send(true);
+    relay_task.await?;
+    result
+}
+
+/// Office staff replying to one request at the same moment: one reply is
+/// taken, with one transition and one event; the others are refused and
+/// write nothing (on PostgreSQL each step reads the row without a lock, so
+/// the write itself checks that the row is still as read).
+async fn case_service_concurrent_steps_take_one(db: &Db) -> Result<()> {
+    with_service(db, async |svc, unit| {
+        for round in 0..5 {
+            let submitted = svc
+                .submit(&Submission {
+                    applicant_type: "natural_person".to_owned(),
+                    name: "李四".to_owned(),
+                    phone: "13900000000".to_owned(),
+                    description: format!("请公开本单位2025年度部门决算（{round}）"),
+                    channel: "online".to_owned(),
+                    ..Default::default()
+                })
+                .await?;
+            let id = submitted.row.id.clone();
+            let before = counts(db).await?;
+            let steps = (0..8).map(|n| {
+                let svc = svc.clone();
+                let id = id.clone();
+                let claims = Claims {
+                    sub: format!("办理人{n}"),
+                    unit: unit.clone(),
+                    role: Role::Editor,
+                    exp: i64::MAX,
+                };
+                tokio::spawn(async move { svc.act(&claims, &id, "", "", reply("disclosed")).await })
+            });
+            let mut taken = Vec::new();
+            for answer in futures::future::join_all(steps).await {
+                match answer? {
+                    Ok(row) => taken.push(row),
+                    Err(e) => assert!(matches!(e, ApiError::FailedPrecondition(_)), "{e:?}"),
+                }
+            }
+            assert_eq!(taken.len(), 1, "round {round}");
+            assert_eq!(
+                counts(db).await?,
+                (before.0 + 1, before.1 + 1),
+                "round {round}: one transition, one event"
+            );
+            let stored = get(db, &id).await?.context("the request")?;
+            assert_eq!(stored, taken[0], "round {round}");
+        }
+        Ok(())
+    })
+    .await
 }
 
 async fn case_service_refused_step_leaves_nothing(db: &Db) -> Result<()> {
