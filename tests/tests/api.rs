@@ -891,6 +891,24 @@ async fn publication_uses_the_stored_row_when_the_kept_copy_is_stale() -> anyhow
     .execute(node.db().write())
     .await?;
     assert_eq!(done.rows_affected(), 1);
+    // Another unit may not publish it, kept copy or not; its own unit then
+    // publishes it as usual.
+    let mut sibling = node
+        .client(&token_for(
+            &node.keys,
+            &gongkai_kernel::UnitPath::parse("340823.other")?,
+            "qian",
+            Role::Reviewer,
+        ))
+        .await?;
+    let e = sibling
+        .publish_document(pb::PublishDocumentRequest {
+            document_id: ids[0].clone(),
+            date_published: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied, "{}", e.message());
     let published = publish_all_docs(&editor, &ids).await?;
     let titles: Vec<&str> = published
         .iter()

@@ -743,7 +743,14 @@ impl Publishing {
             Some(doc) if self.publishable_as_read(&doc, claims.unit.as_str(), day) => {
                 Some((vec![doc], None))
             }
-            Some(_) => None,
+            Some(doc) => {
+                // Another unit's caller is refused on the long way; the
+                // copy stays for the document's own unit.
+                if doc.unit != claims.unit.as_str() {
+                    self.approved.keep(&doc);
+                }
+                None
+            }
             None => Some((Vec::new(), Some((id.to_owned(), claims.unit.to_string())))),
         };
         if let Some(writer) = self.writer_handle()
