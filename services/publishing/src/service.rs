@@ -327,29 +327,13 @@ impl Publishing {
         self.acting(claims)?;
         require_role(claims, &[Role::Editor, Role::Admin], "create documents")?;
         let fields = self.validate(raw)?;
-        let now = now_ms();
-        let doc = DocRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            unit: self.unit.to_string(),
-            state: State::Draft,
-            version: 1,
+        let doc = DocRow::draft(
+            uuid::Uuid::now_v7().to_string(),
+            self.unit.to_string(),
             fields,
-            index_no: None,
-            date_published: None,
-            validity: "valid".into(),
-            created_by: claims.sub.clone(),
-            created_at: now,
-            updated_at: now,
-            interprets: None,
-            interpretation: None,
-            confidential_findings: "[]".into(),
-            timeliness_days: None,
-            late: false,
-            timeliness_provisional: false,
-            abolished_on: None,
-            abolish_reason: None,
-            search_seq: 0,
-        };
+            claims.sub.clone(),
+            now_ms(),
+        );
         let mut tx = self.db.begin().await?;
         store::insert_document(&mut tx, &doc)
             .await

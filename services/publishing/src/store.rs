@@ -51,6 +51,35 @@ pub struct DocRow {
     pub search_seq: i64,
 }
 
+impl DocRow {
+    /// A new draft of `unit`, written by `created_by` at `at` (ms): version
+    /// 1, valid, nothing published, linked or found yet.
+    pub fn draft(id: String, unit: String, fields: Fields, created_by: String, at: i64) -> DocRow {
+        DocRow {
+            id,
+            unit,
+            state: State::Draft,
+            version: 1,
+            fields,
+            index_no: None,
+            date_published: None,
+            validity: "valid".into(),
+            created_by,
+            created_at: at,
+            updated_at: at,
+            interprets: None,
+            interpretation: None,
+            confidential_findings: "[]".into(),
+            timeliness_days: None,
+            late: false,
+            timeliness_provisional: false,
+            abolished_on: None,
+            abolish_reason: None,
+            search_seq: 0,
+        }
+    }
+}
+
 /// The columns of `documents` in `doc_from_row` order, as a macro so that
 /// statements stay `&'static str` literals.
 macro_rules! doc_columns {

@@ -160,39 +160,27 @@ fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
 
 /// A draft with every optional field empty.
 fn doc(id: &str, unit: &str) -> DocRow {
-    DocRow {
-        id: id.to_owned(),
-        unit: unit.to_owned(),
-        state: State::Draft,
-        version: 1,
-        fields: Fields {
-            title: format!("文件 {id}"),
-            doc_number: None,
-            subject: "政务公开".to_owned(),
-            publisher: "南陵县教育局".to_owned(),
-            date_formed: ymd(2026, 3, 2),
-            attribute: Attribute::Proactive,
-            withheld_reason: None,
-            column: "gzzj".to_owned(),
-            body: "正文".to_owned(),
-            summary: "摘要".to_owned(),
-        },
-        index_no: None,
-        date_published: None,
-        validity: "有效".to_owned(),
-        created_by: "alice".to_owned(),
-        created_at: 1_767_225_600_000,
-        updated_at: 1_767_225_600_000,
-        interprets: None,
-        interpretation: None,
-        confidential_findings: "[]".to_owned(),
-        timeliness_days: None,
-        late: false,
-        timeliness_provisional: false,
-        abolished_on: None,
-        abolish_reason: None,
-        search_seq: 0,
-    }
+    let fields = Fields {
+        title: format!("文件 {id}"),
+        doc_number: None,
+        subject: "政务公开".to_owned(),
+        publisher: "南陵县教育局".to_owned(),
+        date_formed: ymd(2026, 3, 2),
+        attribute: Attribute::Proactive,
+        withheld_reason: None,
+        column: "gzzj".to_owned(),
+        body: "正文".to_owned(),
+        summary: "摘要".to_owned(),
+    };
+    let mut d = DocRow::draft(
+        id.to_owned(),
+        unit.to_owned(),
+        fields,
+        "alice".to_owned(),
+        1_767_225_600_000,
+    );
+    d.validity = "有效".to_owned();
+    d
 }
 
 /// A document with every optional field set, Chinese text and a body of

@@ -1341,31 +1341,7 @@ async fn case_service_concurrent_steps_take_one(db: &Db) -> Result<()> {
 }
 
 async fn case_service_refused_step_leaves_nothing(db: &Db) -> Result<()> {
-    let nats = gongkai_testkit::Nats::start().await?;
-    let bus = Bus::connect(
-        &NatsConfig {
-            url: nats.url.clone(),
-            ..Default::default()
-        },
-        "requests-store-test",
-    )
-    .await?;
-    let (stop, stop_rx) = watch::channel(false);
-    let (relay, relay_task) = outbox::spawn(db.clone(), bus, stop_rx, Duration::from_secs(5));
-    let calendar = Calendar::load_dir(&gongkai_testkit::workspace_root().join("deploy/calendar"))?;
-    let unit = UnitPath::parse(UNIT)?;
-    let svc = RequestsService::new(
-        db.clone(),
-        unit.clone(),
-        calendar,
-        Config::default(),
-        relay,
-        Box::new(FixedLookup),
-    );
-    let result = refused_steps(db, &svc, &unit).await;
-    let _ = stop.send(true);
-    relay_task.await?;
-    result
+    with_service(db, async |svc, unit| refused_steps(db, &svc, &unit).await).await
 }
 
 async fn refused_steps(db: &Db, svc: &RequestsService, unit: &UnitPath) -> Result<()> {

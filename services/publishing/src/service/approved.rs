@@ -112,39 +112,27 @@ mod tests {
     use chrono::NaiveDate;
 
     fn approved(id: &str, body_len: usize, stamp: i64) -> DocRow {
-        DocRow {
-            id: id.into(),
-            unit: "340823.edu".into(),
-            state: State::Approved,
-            version: 1,
-            fields: Fields {
-                title: "标题".into(),
-                doc_number: None,
-                subject: "教育".into(),
-                publisher: "南陵县教育局".into(),
-                date_formed: NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
-                attribute: Attribute::Proactive,
-                withheld_reason: None,
-                column: "gzzj".into(),
-                body: "x".repeat(body_len),
-                summary: String::new(),
-            },
-            index_no: None,
-            date_published: None,
-            validity: "valid".into(),
-            created_by: "zhang".into(),
-            created_at: 1,
-            updated_at: stamp,
-            interprets: None,
-            interpretation: None,
-            confidential_findings: "[]".into(),
-            timeliness_days: None,
-            late: false,
-            timeliness_provisional: false,
-            abolished_on: None,
-            abolish_reason: None,
-            search_seq: 0,
-        }
+        let fields = Fields {
+            title: "标题".into(),
+            doc_number: None,
+            subject: "教育".into(),
+            publisher: "南陵县教育局".into(),
+            date_formed: NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
+            attribute: Attribute::Proactive,
+            withheld_reason: None,
+            column: "gzzj".into(),
+            body: "x".repeat(body_len),
+            summary: String::new(),
+        };
+        let mut d = DocRow::draft(
+            id.into(),
+            "340823.edu".into(),
+            fields,
+            "zhang".into(),
+            stamp,
+        );
+        d.state = State::Approved;
+        d
     }
 
     #[test]
