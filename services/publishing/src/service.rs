@@ -774,6 +774,11 @@ impl Publishing {
                 let doc = targets.swap_remove(0);
                 return self.blocked(doc, "publish", findings).await;
             }
+            // An interpretation released here is published with its policy
+            // document: no call will take its kept copy.
+            for released in &targets[1..] {
+                self.approved.forget(&released.id);
+            }
             let published = match self.writer_handle() {
                 Some(writer) => {
                     self.to_writer(&writer, targets, None, day, &claims.sub)
