@@ -60,8 +60,10 @@ impl ApprovedDocs {
         if doc.state != State::Approved || w > self.budget {
             return;
         }
+        // Copied before the lock: a body may be megabytes.
+        let copy = doc.clone();
         let mut inner = self.lock();
-        if let Some(old) = inner.docs.insert(doc.id.clone(), doc.clone()) {
+        if let Some(old) = inner.docs.insert(doc.id.clone(), copy) {
             inner.bytes -= weight(&old);
         }
         inner.bytes += w;
