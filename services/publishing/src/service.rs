@@ -163,6 +163,25 @@ fn next_stamp(prev: i64) -> i64 {
     now_ms().max(prev + 1)
 }
 
+/// Stamps `doc` anew and writes it, if its row is still as read (`read`:
+/// state and stamp then); refused with nothing written when someone else
+/// changed it meanwhile.
+async fn write_if_unchanged(
+    conn: &mut AnyConnection,
+    doc: &mut DocRow,
+    read: (State, i64),
+) -> Result<(), ApiError> {
+    doc.updated_at = next_stamp(read.1);
+    let written = store::update_document(conn, doc, read)
+        .await
+        .map_err(|e| map_unique(e, doc.fields.doc_number.as_deref()))?;
+    if written {
+        Ok(())
+    } else {
+        Err(conflict(&doc.id))
+    }
+}
+
 fn map_unique(e: sqlx::Error, doc_number: Option<&str>) -> ApiError {
     if is_unique_violation(&e) {
         let c = violated_constraint(&e);
@@ -385,16 +404,10 @@ impl Publishing {
                 "fields.column: this document is linked as an interpretation; keep it in an interpretation column".into(),
             ));
         }
-        let expect = (doc.state, doc.updated_at);
+        let read = (doc.state, doc.updated_at);
         doc.fields = fields;
-        doc.updated_at = next_stamp(expect.1);
         doc.confidential_findings = "[]".into();
-        if !store::update_document(&mut tx, &doc, expect)
-            .await
-            .map_err(|e| map_unique(e, doc.fields.doc_number.as_deref()))?
-        {
-            return Err(conflict(id));
-        }
+        write_if_unchanged(&mut tx, &mut doc, read).await?;
         store::add_history(
             &mut tx,
             id,
@@ -506,12 +519,9 @@ impl Publishing {
         let confidential = self.scan_confidential(&doc.fields);
         doc.confidential_findings =
             serde_json::to_string(&confidential).map_err(|e| ApiError::Internal(e.into()))?;
-        let expect = (doc.state, doc.updated_at);
+        let read = (doc.state, doc.updated_at);
         doc.state = to;
-        doc.updated_at = next_stamp(expect.1);
-        if !store::update_document(&mut tx, &doc, expect).await? {
-            return Err(conflict(id));
-        }
+        write_if_unchanged(&mut tx, &mut doc, read).await?;
         let note = if confidential.is_empty() {
             String::new()
         } else {
@@ -571,12 +581,9 @@ impl Publishing {
                 "confidentiality_cleared: the draft has confidentiality findings (保密审查); confirm them cleared to approve".into(),
             ));
         }
-        let expect = (doc.state, doc.updated_at);
+        let read = (doc.state, doc.updated_at);
         doc.state = to;
-        doc.updated_at = next_stamp(expect.1);
-        if !store::update_document(&mut tx, &doc, expect).await? {
-            return Err(conflict(id));
-        }
+        write_if_unchanged(&mut tx, &mut doc, read).await?;
         store::add_history(
             &mut tx,
             id,
@@ -1042,16 +1049,13 @@ impl Publishing {
             ));
         }
         for d in [&mut policy, &mut interp] {
-            let expect = (d.state, d.updated_at);
+            let read = (d.state, d.updated_at);
             if d.id == policy_id {
                 d.interpretation = Some(interp_id.to_owned());
             } else {
                 d.interprets = Some(policy_id.to_owned());
             }
-            d.updated_at = next_stamp(expect.1);
-            if !store::update_document(&mut tx, d, expect).await? {
-                return Err(conflict(&d.id));
-            }
+            write_if_unchanged(&mut tx, d, read).await?;
         }
         tx.commit().await?;
         self.approved.forget(policy_id);
