@@ -22,11 +22,20 @@ pub struct ApprovedDocs {
 
 #[derive(Debug, Default)]
 struct Inner {
-    docs: HashMap<String, DocRow>,
-    /// `(id, change stamp)` in the order kept; an entry whose document has
+    /// Each copy with the number of the `keep` that made it.
+    docs: HashMap<String, (u64, DocRow)>,
+    /// `(id, keep number)` in the order kept; an entry whose document has
     /// left, or was kept again later, is skipped when its turn comes.
-    order: VecDeque<(String, i64)>,
+    order: VecDeque<(String, u64)>,
+    kept: u64,
     bytes: usize,
+}
+
+impl Inner {
+    /// Whether `(id, n)` is the entry of the copy now kept for `id`.
+    fn current(&self, id: &str, n: u64) -> bool {
+        self.docs.get(id).is_some_and(|(k, _)| *k == n)
+    }
 }
 
 /// Roughly what a copy costs in memory: its texts and a fixed overhead.
@@ -63,17 +72,19 @@ impl ApprovedDocs {
         // Copied before the lock: a body may be megabytes.
         let copy = doc.clone();
         let mut inner = self.lock();
-        if let Some(old) = inner.docs.insert(doc.id.clone(), copy) {
+        inner.kept += 1;
+        let n = inner.kept;
+        if let Some((_, old)) = inner.docs.insert(doc.id.clone(), (n, copy)) {
             inner.bytes -= weight(&old);
         }
         inner.bytes += w;
-        inner.order.push_back((doc.id.clone(), doc.updated_at));
+        inner.order.push_back((doc.id.clone(), n));
         while inner.bytes > self.budget {
-            let Some((id, stamp)) = inner.order.pop_front() else {
+            let Some((id, n)) = inner.order.pop_front() else {
                 break;
             };
-            if inner.docs.get(&id).is_some_and(|d| d.updated_at == stamp)
-                && let Some(gone) = inner.docs.remove(&id)
+            if inner.current(&id, n)
+                && let Some((_, gone)) = inner.docs.remove(&id)
             {
                 inner.bytes -= weight(&gone);
             }
@@ -81,15 +92,18 @@ impl ApprovedDocs {
         // Entries of documents taken since pile up in `order` when nothing
         // is evicted; drop them once they outnumber the documents kept.
         if inner.order.len() > 2 * inner.docs.len() + 64 {
-            let Inner { docs, order, .. } = &mut *inner;
-            order.retain(|(id, stamp)| docs.get(id).is_some_and(|d| d.updated_at == *stamp));
+            let order = std::mem::take(&mut inner.order);
+            inner.order = order
+                .into_iter()
+                .filter(|(id, n)| inner.current(id, *n))
+                .collect();
         }
     }
 
     /// Takes the copy of document `id`, if one is kept.
     pub fn take(&self, id: &str) -> Option<DocRow> {
         let mut inner = self.lock();
-        let doc = inner.docs.remove(id)?;
+        let (_, doc) = inner.docs.remove(id)?;
         inner.bytes -= weight(&doc);
         Some(doc)
     }
