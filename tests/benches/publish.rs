@@ -230,6 +230,9 @@ struct Figures {
     per_sec: f64,
     p50_us: u64,
     p99_us: u64,
+    /// One client's rate is the inverse of this, not of the median: a rare
+    /// slow call (a checkpoint, a merge) weighs on the rate by its length.
+    mean_us: f64,
 }
 
 fn histogram() -> Result<Histogram<u64>> {
@@ -282,6 +285,7 @@ async fn measure<W: Worker>(workers: Vec<W>, limit: Option<Duration>) -> Result<
         per_sec: ops as f64 / wall.as_secs_f64(),
         p50_us: all.value_at_quantile(0.50),
         p99_us: all.value_at_quantile(0.99),
+        mean_us: all.mean(),
     })
 }
 
@@ -565,16 +569,24 @@ impl Report {
     fn print(&self, clients: &[usize]) {
         println!("== {} ==", self.title);
         println!(
-            "{:<32} {:>7} {:>6} {:>9} {:>9} {:>9} {:>7} {:>7}",
-            "operation", "clients", "ops", "ops/s", "p50 µs", "p99 µs", "÷ raw", "÷ empty"
+            "{:<32} {:>7} {:>6} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}",
+            "operation",
+            "clients",
+            "ops",
+            "ops/s",
+            "p50 µs",
+            "p99 µs",
+            "mean µs",
+            "÷ raw",
+            "÷ empty"
         );
         let row = |name: &str, c: usize, f: Figures, ratios: Option<(f64, f64)>| {
             let (r, e) = ratios.map_or((String::new(), String::new()), |(r, e)| {
                 (format!("{r:.2}"), format!("{e:.2}"))
             });
             println!(
-                "{name:<32} {c:>7} {:>6} {:>9.1} {:>9} {:>9} {r:>7} {e:>7}",
-                f.ops, f.per_sec, f.p50_us, f.p99_us
+                "{name:<32} {c:>7} {:>6} {:>9.1} {:>9} {:>9} {:>9.0} {r:>7} {e:>7}",
+                f.ops, f.per_sec, f.p50_us, f.p99_us, f.mean_us
             );
         };
         for (name, rows) in [

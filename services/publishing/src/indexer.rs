@@ -94,19 +94,38 @@ fn apply(index: &SearchIndex, rows: &[DocRow], last: i64) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Applies every change after the index's watermark; returns how many.
-async fn catch_up(db: &Db, index: &SearchIndex, thread: &IndexThread) -> anyhow::Result<usize> {
+/// Changes read and committed at most at once.
+const BATCH: usize = 1000;
+
+/// Applies the changes after the index's watermark, a batch and a commit at
+/// a time, until a batch comes back short (or, with `drain`, empty); returns
+/// how many. Running, it does not chase changes committed while it works:
+/// under a steady stream of publications that would commit a segment of a
+/// few documents after each pass, and merging those small segments costs
+/// more than indexing them. Those changes have woken the indexer, which
+/// comes back for them after its commit interval.
+async fn catch_up(
+    db: &Db,
+    index: &SearchIndex,
+    thread: &IndexThread,
+    drain: bool,
+    batch: usize,
+) -> anyhow::Result<usize> {
     let mut total = 0;
     loop {
         let from = index.watermark();
         let mut conn = db.read().acquire().await?;
-        let rows = store::changed_since(&mut conn, from, 1000).await?;
+        let rows = store::changed_since(&mut conn, from, batch as i64).await?;
         drop(conn);
         let Some(last) = rows.last().map(|d| d.search_seq) else {
             return Ok(total);
         };
+        let more = drain || rows.len() == batch;
         total += rows.len();
         thread.apply(rows, last).await?;
+        if !more {
+            return Ok(total);
+        }
     }
 }
 
@@ -124,10 +143,12 @@ pub fn spawn(
     let thread = IndexThread::start(index.clone(), nice)?;
     let task = tokio::spawn(async move {
         loop {
-            if let Err(e) = catch_up(&db, &index, &thread).await {
+            // Stopping, everything committed before is indexed.
+            let stopping = *stop.borrow();
+            if let Err(e) = catch_up(&db, &index, &thread, stopping, BATCH).await {
                 tracing::warn!(error = %e, "search indexing failed; will retry");
             }
-            if *stop.borrow() {
+            if stopping {
                 return;
             }
             tokio::select! {
@@ -141,4 +162,59 @@ pub fn spawn(
         }
     });
     Ok((handle, task))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::document::{Attribute, Fields};
+    use crate::domain::workflow::State;
+    use chrono::NaiveDate;
+
+    fn published(n: i64) -> DocRow {
+        let day = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap_or_default();
+        let fields = Fields {
+            title: format!("关于第{n}号文件的通知"),
+            doc_number: None,
+            subject: "政务公开".into(),
+            publisher: "南陵县教育局".into(),
+            date_formed: day,
+            attribute: Attribute::Proactive,
+            withheld_reason: None,
+            column: "gzzj".into(),
+            body: "扎实推进政务公开标准化规范化建设".into(),
+            summary: String::new(),
+        };
+        let mut d = DocRow::draft(format!("doc-{n}"), "u".into(), fields, "editor".into(), 1);
+        d.state = State::Published;
+        d.index_no = Some(format!("003159085/2026-{n:05}"));
+        d.date_published = Some(day);
+        d.search_seq = n;
+        d
+    }
+
+    #[tokio::test]
+    async fn catch_up_goes_on_after_full_batches_and_stops_after_a_short_one() -> anyhow::Result<()>
+    {
+        let dir = tempfile::tempdir()?;
+        let db = store::connect(&gongkai_kernel::db::sqlite_url(&dir.path().join("p.db"))).await?;
+        let index = Arc::new(SearchIndex::open_in_ram()?);
+        let thread = IndexThread::start(index.clone(), 0)?;
+        let mut conn = db.write().acquire().await?;
+        for n in 1..=5 {
+            store::insert_document(&mut conn, &published(n)).await?;
+        }
+        // Batches of two: two full ones, then a short one of one.
+        assert_eq!(catch_up(&db, &index, &thread, false, 2).await?, 5);
+        assert_eq!(index.watermark(), 5);
+        assert_eq!(index.num_docs(), 5);
+        // Nothing new: nothing applied.
+        assert_eq!(catch_up(&db, &index, &thread, false, 2).await?, 0);
+        store::insert_document(&mut conn, &published(6)).await?;
+        assert_eq!(catch_up(&db, &index, &thread, true, 2).await?, 1);
+        assert_eq!((index.watermark(), index.num_docs()), (6, 6));
+        drop(conn);
+        db.close().await;
+        Ok(())
+    }
 }
