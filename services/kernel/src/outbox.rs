@@ -142,7 +142,8 @@ async fn run(
     let mut backoff = Duration::from_millis(100);
     let mut last_prune = 0i64;
     loop {
-        if *stop.borrow() {
+        // A stop's sender gone would otherwise wake every wait at once.
+        if *stop.borrow() || stop.has_changed().is_err() {
             break;
         }
         match relay_batch(&db, &bus, max_in_flight, &mut relay).await {
@@ -551,6 +552,41 @@ mod tests {
 
         let _ = stop.send(true);
         task.await?;
+        db.close().await;
+        Ok(())
+    }
+
+    /// A relay whose stop sender is dropped (its owner gone without a word)
+    /// stops after its last drain, instead of finding every wait over at
+    /// once and reading the outbox in a loop for ever.
+    #[tokio::test]
+    async fn a_relay_whose_stop_is_dropped_drains_and_ends() -> anyhow::Result<()> {
+        let nats = gongkai_testkit::Nats::start().await?;
+        let dir = tempfile::tempdir()?;
+        let db = Db::connect(
+            &sqlite_url(&dir.path().join("outbox.db")),
+            &Migrations {
+                sqlite: &NO_SERVICE_TABLES,
+                postgres: &NO_SERVICE_TABLES,
+            },
+        )
+        .await?;
+        let bus = Bus::connect(
+            &NatsConfig {
+                url: nats.url.clone(),
+                ..Default::default()
+            },
+            "outbox-test",
+        )
+        .await?;
+        let (stop, stop_rx) = watch::channel(false);
+        let (relay, task) = spawn(db.clone(), bus.clone(), stop_rx, Duration::from_secs(5));
+        enqueue_one(&db, &relay, &UnitPath::parse("340823")?).await?;
+        drop(stop);
+        tokio::time::timeout(Duration::from_secs(30), task)
+            .await
+            .map_err(|_| anyhow::anyhow!("the relay went on after its stop was dropped"))??;
+        drained(&db).await?;
         db.close().await;
         Ok(())
     }

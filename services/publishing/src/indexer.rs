@@ -143,8 +143,10 @@ pub fn spawn(
     let thread = IndexThread::start(index.clone(), nice)?;
     let task = tokio::spawn(async move {
         loop {
-            // Stopping, everything committed before is indexed.
-            let stopping = *stop.borrow();
+            // Stopping (or the stop's sender gone, which would otherwise
+            // wake this loop at once forever), everything committed before
+            // is indexed.
+            let stopping = *stop.borrow() || stop.has_changed().is_err();
             if let Err(e) = catch_up(&db, &index, &thread, stopping, BATCH).await {
                 tracing::warn!(error = %e, "search indexing failed; will retry");
             }
@@ -214,6 +216,36 @@ mod tests {
         assert_eq!(catch_up(&db, &index, &thread, true, 2).await?, 1);
         assert_eq!((index.watermark(), index.num_docs()), (6, 6));
         drop(conn);
+        db.close().await;
+        Ok(())
+    }
+
+    /// An indexer whose stop sender is dropped indexes what is there and
+    /// ends, instead of finding every wait over at once for ever.
+    #[tokio::test]
+    async fn an_indexer_whose_stop_is_dropped_catches_up_and_ends() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let db = store::connect(&gongkai_kernel::db::sqlite_url(&dir.path().join("p.db"))).await?;
+        let index = Arc::new(SearchIndex::open_in_ram()?);
+        let mut conn = db.write().acquire().await?;
+        for n in 1..=3 {
+            store::insert_document(&mut conn, &published(n)).await?;
+        }
+        drop(conn);
+        let (stop, stop_rx) = watch::channel(false);
+        // A long commit interval: only the stop ends the wait.
+        let (_indexer, task) = spawn(
+            db.clone(),
+            index.clone(),
+            Duration::from_secs(60),
+            0,
+            stop_rx,
+        )?;
+        drop(stop);
+        tokio::time::timeout(Duration::from_secs(30), task)
+            .await
+            .map_err(|_| anyhow::anyhow!("the indexer went on after its stop was dropped"))??;
+        assert_eq!((index.watermark(), index.num_docs()), (3, 3));
         db.close().await;
         Ok(())
     }
