@@ -249,4 +249,42 @@ mod tests {
         db.close().await;
         Ok(())
     }
+
+    /// Under a steady stream of publications the indexer commits once per
+    /// interval, not after every pass that found something new: each commit
+    /// is a segment to merge.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_steady_stream_is_committed_once_per_interval() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let db = store::connect(&gongkai_kernel::db::sqlite_url(&dir.path().join("p.db"))).await?;
+        let index = Arc::new(SearchIndex::open_in_ram()?);
+        let every = Duration::from_millis(100);
+        let (stop, stop_rx) = watch::channel(false);
+        let (indexer, task) = spawn(db.clone(), index.clone(), every, 0, stop_rx)?;
+        let started = std::time::Instant::now();
+        let mut n = 0;
+        while started.elapsed() < Duration::from_millis(600) {
+            n += 1;
+            let mut conn = db.write().acquire().await?;
+            store::insert_document(&mut conn, &published(n)).await?;
+            drop(conn);
+            indexer.notify();
+            // Publications a moment apart, each waking the indexer.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let _ = stop.send(true);
+        task.await?;
+        let elapsed = started.elapsed();
+        assert_eq!((index.watermark(), index.num_docs()), (n, n as u64));
+        // A pass at the start, one per interval, one at the stop; a
+        // thousand changes or more in one interval may take a pass each.
+        let bound = elapsed.as_millis() / every.as_millis() + 2 + n as u128 / 1000;
+        assert!(
+            u128::from(index.commits()) <= bound,
+            "{} commits of {n} publications in {elapsed:?}",
+            index.commits()
+        );
+        db.close().await;
+        Ok(())
+    }
 }

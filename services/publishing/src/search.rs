@@ -11,7 +11,7 @@
 use std::fmt;
 use std::ops::Range;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use chrono::{Datelike, NaiveDate};
@@ -197,6 +197,7 @@ pub struct SearchIndex {
     fields: Fields,
     watermark: AtomicI64,
     dirty: AtomicBool,
+    commits: AtomicU64,
 }
 
 impl fmt::Debug for SearchIndex {
@@ -281,6 +282,7 @@ impl SearchIndex {
             fields,
             watermark: AtomicI64::new(watermark),
             dirty: AtomicBool::new(false),
+            commits: AtomicU64::new(0),
         })
     }
 
@@ -346,7 +348,14 @@ impl SearchIndex {
         self.reader.reload()?;
         self.watermark.store(watermark, AtomicOrdering::Release);
         self.dirty.store(false, AtomicOrdering::Release);
+        self.commits.fetch_add(1, AtomicOrdering::Relaxed);
         Ok(())
+    }
+
+    /// Commits made since the index was opened; each makes a segment, which
+    /// merges will read and write again.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(AtomicOrdering::Relaxed)
     }
 
     /// The watermark of the last commit (0 for a new index), read from the
