@@ -504,21 +504,9 @@ mod tests {
         Ok(())
     }
 
-    async fn drained(db: &Db) -> anyhow::Result<()> {
-        for _ in 0..200 {
-            if pending_count(db).await? == 0 {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        anyhow::bail!("{} events still in the outbox", pending_count(db).await?)
-    }
-
-    /// The relay asks JetStream for the stream once, not per batch; after a
-    /// failed publication it asks again, so a stream deleted under it is
-    /// made anew and the waiting events follow.
-    #[tokio::test]
-    async fn a_stream_deleted_under_the_relay_is_made_again() -> anyhow::Result<()> {
+    /// A nats-server, a SQLite file with only the kernel's tables, and a
+    /// bus on that server; the first two live as long as they are held.
+    async fn relay_parts() -> anyhow::Result<(gongkai_testkit::Nats, tempfile::TempDir, Db, Bus)> {
         let nats = gongkai_testkit::Nats::start().await?;
         let dir = tempfile::tempdir()?;
         let db = Db::connect(
@@ -537,6 +525,25 @@ mod tests {
             "outbox-test",
         )
         .await?;
+        Ok((nats, dir, db, bus))
+    }
+
+    async fn drained(db: &Db) -> anyhow::Result<()> {
+        for _ in 0..200 {
+            if pending_count(db).await? == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("{} events still in the outbox", pending_count(db).await?)
+    }
+
+    /// The relay asks JetStream for the stream once, not per batch; after a
+    /// failed publication it asks again, so a stream deleted under it is
+    /// made anew and the waiting events follow.
+    #[tokio::test]
+    async fn a_stream_deleted_under_the_relay_is_made_again() -> anyhow::Result<()> {
+        let (_nats, _dir, db, bus) = relay_parts().await?;
         let (stop, stop_rx) = watch::channel(false);
         let (relay, task) = spawn(db.clone(), bus.clone(), stop_rx, Duration::from_secs(5));
         let unit = UnitPath::parse("340823")?;
@@ -561,24 +568,7 @@ mod tests {
     /// once and reading the outbox in a loop for ever.
     #[tokio::test]
     async fn a_relay_whose_stop_is_dropped_drains_and_ends() -> anyhow::Result<()> {
-        let nats = gongkai_testkit::Nats::start().await?;
-        let dir = tempfile::tempdir()?;
-        let db = Db::connect(
-            &sqlite_url(&dir.path().join("outbox.db")),
-            &Migrations {
-                sqlite: &NO_SERVICE_TABLES,
-                postgres: &NO_SERVICE_TABLES,
-            },
-        )
-        .await?;
-        let bus = Bus::connect(
-            &NatsConfig {
-                url: nats.url.clone(),
-                ..Default::default()
-            },
-            "outbox-test",
-        )
-        .await?;
+        let (_nats, _dir, db, bus) = relay_parts().await?;
         let (stop, stop_rx) = watch::channel(false);
         let (relay, task) = spawn(db.clone(), bus.clone(), stop_rx, Duration::from_secs(5));
         enqueue_one(&db, &relay, &UnitPath::parse("340823")?).await?;

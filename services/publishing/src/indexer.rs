@@ -195,12 +195,17 @@ mod tests {
         d
     }
 
+    /// A SQLite file (kept while the directory is held) and an empty index.
+    async fn parts() -> anyhow::Result<(tempfile::TempDir, Db, Arc<SearchIndex>)> {
+        let dir = tempfile::tempdir()?;
+        let db = store::connect(&gongkai_kernel::db::sqlite_url(&dir.path().join("p.db"))).await?;
+        Ok((dir, db, Arc::new(SearchIndex::open_in_ram()?)))
+    }
+
     #[tokio::test]
     async fn catch_up_goes_on_after_full_batches_and_stops_after_a_short_one() -> anyhow::Result<()>
     {
-        let dir = tempfile::tempdir()?;
-        let db = store::connect(&gongkai_kernel::db::sqlite_url(&dir.path().join("p.db"))).await?;
-        let index = Arc::new(SearchIndex::open_in_ram()?);
+        let (_dir, db, index) = parts().await?;
         let thread = IndexThread::start(index.clone(), 0)?;
         let mut conn = db.write().acquire().await?;
         for n in 1..=5 {
@@ -224,9 +229,7 @@ mod tests {
     /// ends, instead of finding every wait over at once for ever.
     #[tokio::test]
     async fn an_indexer_whose_stop_is_dropped_catches_up_and_ends() -> anyhow::Result<()> {
-        let dir = tempfile::tempdir()?;
-        let db = store::connect(&gongkai_kernel::db::sqlite_url(&dir.path().join("p.db"))).await?;
-        let index = Arc::new(SearchIndex::open_in_ram()?);
+        let (_dir, db, index) = parts().await?;
         let mut conn = db.write().acquire().await?;
         for n in 1..=3 {
             store::insert_document(&mut conn, &published(n)).await?;
@@ -255,9 +258,7 @@ mod tests {
     /// is a segment to merge.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_steady_stream_is_committed_once_per_interval() -> anyhow::Result<()> {
-        let dir = tempfile::tempdir()?;
-        let db = store::connect(&gongkai_kernel::db::sqlite_url(&dir.path().join("p.db"))).await?;
-        let index = Arc::new(SearchIndex::open_in_ram()?);
+        let (_dir, db, index) = parts().await?;
         let every = Duration::from_millis(100);
         let (stop, stop_rx) = watch::channel(false);
         let (indexer, task) = spawn(db.clone(), index.clone(), every, 0, stop_rx)?;
