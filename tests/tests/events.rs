@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use anyhow::Context as _;
 use async_nats::jetstream;
 use futures::StreamExt as _;
 use gongkai_kernel::auth::Role;
@@ -297,6 +298,135 @@ async fn late_and_abolished_documents_emit_their_events() -> anyhow::Result<()> 
     let (_, p) = decode_changed(&abolished[0])?;
     assert_eq!(p.validity, "abolished");
     assert_eq!(p.abolished_on, "2026-11-01");
+    node.stop().await?;
+    Ok(())
+}
+
+/// RULES §6: working days counted across a year with no calendar file are
+/// provisional, and settled at the next start once the year's file is
+/// there: the late flag follows the final count, with its event.
+#[tokio::test]
+async fn provisional_timeliness_is_settled_when_the_year_arrives() -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let calendars = tempfile::tempdir()?;
+    let dir = calendars.path().to_path_buf();
+    let start = |data: tempfile::TempDir| {
+        let (nats, cal) = (&nats, dir.clone());
+        async move {
+            Node::start_custom("340823.edu", nats, publishing_config(""), data, move |n| {
+                n.calendar_dir = cal;
+            })
+            .await
+        }
+    };
+    // No 2026.toml yet: every weekday counts as a working day.
+    let mut node = start(tempfile::tempdir()?).await?;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
+    let mut publish = async |title: &str, formed: &str, published: &str| {
+        let mut fields = summary_fields(title, "政务公开。");
+        fields.date_formed = formed.into();
+        publish_new(&mut editor, &mut reviewer, fields, published).await
+    };
+    // Weekdays in (09-14, 10-14]: 22. By the 2026 calendar: + Sun 09-20 and
+    // Sat 10-10 (make-up days), − 09-25 (中秋), 10-01, 10-02, 10-05 … 10-07
+    // (国庆): 18, within the limit of 20.
+    let withdrawn = publish("先算迟发后核准时", "2026-09-14", "2026-10-14").await?;
+    // Weekdays in (09-01, 10-20]: 35; by the calendar 31: late either way.
+    let late = publish("确属迟发", "2026-09-01", "2026-10-20").await?;
+    // Weekdays in (09-18, 10-16]: 20; by the calendar 16: never late.
+    let in_time = publish("按时发布", "2026-09-18", "2026-10-16").await?;
+    let before: Vec<_> = [&withdrawn, &late, &in_time]
+        .iter()
+        .map(|d| (d.timeliness_days, d.late, d.timeliness_provisional))
+        .collect();
+    assert_eq!(
+        before,
+        [(22, true, true), (35, true, true), (20, false, true)]
+    );
+    const LATE: &str = "gk.publishing.document.late.340823.edu";
+    const WITHDRAWN: &str = "gk.publishing.document.late_withdrawn.340823.edu";
+    eventually(20, || async {
+        let n = stream_messages(&nats.url, LATE).await?.len();
+        Ok((n == 2).then_some(()))
+    })
+    .await?;
+    node.stop().await?;
+
+    // The year's notice arrives as its file; the node starts again.
+    std::fs::copy(
+        gongkai_testkit::workspace_root().join("deploy/calendar/2026.toml"),
+        dir.join("2026.toml"),
+    )?;
+    let mut node = start(node.data).await?;
+    let mut admin = node.client(&node.token("wang", Role::Admin)).await?;
+    let mut after = Vec::new();
+    for d in [&withdrawn, &late, &in_time] {
+        let got = admin
+            .get_document(pb::GetDocumentRequest {
+                document_id: d.id.clone(),
+                with_history: true,
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        after.push((got.timeliness_days, got.late, got.timeliness_provisional));
+        let entry = got.history.last().context("history")?;
+        assert_eq!(
+            (entry.action.as_str(), entry.to_state.as_str()),
+            ("timeliness", "published")
+        );
+    }
+    assert_eq!(
+        after,
+        [(18, false, false), (31, true, false), (16, false, false)]
+    );
+    let lates = eventually(20, || async {
+        let m = stream_messages(&nats.url, LATE).await?;
+        Ok((m.len() == 3).then_some(m))
+    })
+    .await?;
+    let e = pb::Event::decode(lates[2].payload.clone())?;
+    let p = pb::DocumentLate::decode(e.payload.as_slice())?;
+    assert_eq!(
+        (p.document_id.as_str(), p.working_days),
+        (late.id.as_str(), 31)
+    );
+    assert!(!p.provisional, "the settled count is final");
+    let gone = eventually(20, || async {
+        let m = stream_messages(&nats.url, WITHDRAWN).await?;
+        Ok((!m.is_empty()).then_some(m))
+    })
+    .await?;
+    assert_eq!(gone.len(), 1);
+    let e = pb::Event::decode(gone[0].payload.clone())?;
+    let p = pb::DocumentLate::decode(e.payload.as_slice())?;
+    assert_eq!(
+        (
+            p.document_id.as_str(),
+            p.working_days,
+            p.limit_days,
+            p.provisional
+        ),
+        (withdrawn.id.as_str(), 18, 20, false)
+    );
+    node.stop().await?;
+
+    // Settled once: a further start writes nothing and emits nothing.
+    let outbox = |db: &Db| {
+        let db = db.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM gk_outbox")
+                .fetch_one(db.read())
+                .await?;
+            anyhow::Ok(n)
+        }
+    };
+    let mut node = start(node.data).await?;
+    let rows = outbox(node.db()).await?;
+    node.stop().await?;
+    let mut node = start(node.data).await?;
+    assert_eq!(outbox(node.db()).await?, rows);
     node.stop().await?;
     Ok(())
 }

@@ -90,7 +90,18 @@ pub async fn privacy_blocked(
     .await
 }
 
+/// document.late: published after the limit of working days.
 pub fn late(unit: &UnitPath, d: &DocRow, limit_days: i64) -> OutboxRow {
+    timeliness(unit, d, limit_days, "late")
+}
+
+/// document.late_withdrawn: reported late on a provisional count (RULES §6)
+/// that the year's calendar, once there, shows was within the limit.
+pub fn late_withdrawn(unit: &UnitPath, d: &DocRow, limit_days: i64) -> OutboxRow {
+    timeliness(unit, d, limit_days, "late_withdrawn")
+}
+
+fn timeliness(unit: &UnitPath, d: &DocRow, limit_days: i64, verb: &str) -> OutboxRow {
     let payload = DocumentLate {
         document_id: d.id.clone(),
         unit: d.unit.clone(),
@@ -105,7 +116,7 @@ pub fn late(unit: &UnitPath, d: &DocRow, limit_days: i64) -> OutboxRow {
     prepare(NewEvent {
         service: SERVICE,
         entity: ENTITY,
-        verb: "late",
+        verb,
         unit,
         payload_type: "gongkai.v1.DocumentLate",
         payload: &payload,

@@ -143,6 +143,13 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
         relay,
     })?);
     service.load_custom_columns().await?;
+    let recomputed = service.recompute_provisional().await?;
+    if recomputed > 0 {
+        tracing::info!(
+            recomputed,
+            "provisional timeliness recomputed with the calendar now loaded"
+        );
+    }
     background.push(service.start_writer());
 
     let api = PublishingServer::new(grpc::GrpcAdapter::new(service.clone(), rt.keys.clone()))

@@ -23,6 +23,7 @@ use crate::search::{SearchIndex, SearchPage, SearchQuery};
 use crate::store::{self, DocRow, HistoryRow, VersionRow};
 
 mod approved;
+mod timeliness;
 mod writer;
 use approved::ApprovedDocs;
 use writer::PublishJob;

@@ -371,6 +371,28 @@ pub async fn published_page(
     rows.iter().map(doc_from_row).collect()
 }
 
+/// Documents of `unit` after `after_id` (in id order) whose timeliness
+/// rests on a year without calendar data (RULES §6), to be recomputed.
+pub async fn provisional_timeliness_page(
+    conn: &mut AnyConnection,
+    unit: &str,
+    after_id: &str,
+    limit: i64,
+) -> Result<Vec<DocRow>, sqlx::Error> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        doc_columns!(),
+        " FROM documents WHERE unit = $1 AND timeliness_provisional = 1 AND id > $2 \
+         ORDER BY id LIMIT $3"
+    ))
+    .bind(unit)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(doc_from_row).collect()
+}
+
 /// Public documents changed after search watermark `after`, in order.
 pub async fn changed_since(
     conn: &mut AnyConnection,

@@ -70,6 +70,7 @@ conformance! {
     search_seq_and_changed_since => case_search_seq_and_changed_since,
     list_documents => case_list_documents,
     published_page => case_published_page,
+    provisional_timeliness_page => case_provisional_timeliness_page,
     versions_and_history => case_versions_and_history,
     custom_columns => case_custom_columns,
     stat_rows => case_stat_rows,
@@ -835,6 +836,43 @@ async fn case_published_page(db: &Db) -> Result<()> {
             .await?
             .is_empty()
     );
+    Ok(())
+}
+
+async fn case_provisional_timeliness_page(db: &Db) -> Result<()> {
+    let unit = "340823.jyj";
+    // (id, unit, provisional), inserted out of id order.
+    let docs = [
+        ("t04", unit, true),
+        ("t01", unit, true),
+        ("f02", unit, false),
+        ("t03", unit, true),
+        ("t00", "340823.jishan", true),
+    ];
+    for (id, u, provisional) in docs {
+        let mut d = doc(id, u);
+        d.state = State::Published;
+        d.timeliness_days = Some(22);
+        d.timeliness_provisional = provisional;
+        insert(db, &d).await?;
+    }
+    let mut conn = db.read().acquire().await?;
+    let first = store::provisional_timeliness_page(&mut conn, unit, "", 2).await?;
+    assert_eq!(ids(&first), ["t01", "t03"]);
+    assert!(first.iter().all(|d| d.timeliness_provisional));
+    let rest = store::provisional_timeliness_page(&mut conn, unit, "t03", 2).await?;
+    assert_eq!(ids(&rest), ["t04"]);
+    // Settled, it leaves the set.
+    let mut settled = rest[0].clone();
+    settled.timeliness_provisional = false;
+    settled.updated_at += 1;
+    drop(conn);
+    let mut conn = db.write().acquire().await?;
+    assert!(
+        store::update_document(&mut conn, &settled, (State::Published, rest[0].updated_at)).await?
+    );
+    let all = store::provisional_timeliness_page(&mut conn, unit, "", 100).await?;
+    assert_eq!(ids(&all), ["t01", "t03"]);
     Ok(())
 }
 
