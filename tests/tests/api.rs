@@ -1,6 +1,7 @@
 //! The publishing API over gRPC: workflow, privacy, search, statistics,
 //! interpretations, the subtree catalogue, and refusals of bad input.
 
+use anyhow::Context as _;
 use gongkai_kernel::auth::Role;
 use gongkai_proto::v1 as pb;
 use gongkai_tests::*;
@@ -571,6 +572,82 @@ async fn policy_documents_are_released_with_their_interpretation() -> anyhow::Re
         .find(|f| f.kind == "行政规范性文件")
         .unwrap();
     assert_eq!((gf.issued, gf.abolished, gf.in_force), (1, 0, 1));
+    node.stop().await?;
+    Ok(())
+}
+
+/// With a lag allowed (`interpretation_lag_days` > 0) the policy document
+/// goes out once its interpretation is approved, and the interpretation
+/// follows on its own.
+#[tokio::test]
+async fn with_a_lag_the_interpretation_follows_its_policy_document() -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let cfg = gongkai_publishing::Config {
+        interpretation_lag_days: 3,
+        ..publishing_config("")
+    };
+    let mut node = Node::start_with("340823.edu", &nats, cfg).await?;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
+    let mut create = async |column: &str, title: &str| {
+        let mut f = fields(title, "关于规范校外培训的若干规定。");
+        f.column = column.into();
+        editor
+            .create_document(pb::CreateDocumentRequest { fields: Some(f) })
+            .await
+            .map(|r| r.into_inner().id)
+    };
+    let policy = create("gfxwj", "南陵县校外培训管理办法").await?;
+    let interp = create("zcjd", "《南陵县校外培训管理办法》政策解读").await?;
+    editor
+        .link_interpretation(pb::LinkInterpretationRequest {
+            policy_document_id: policy.clone(),
+            interpretation_document_id: interp.clone(),
+        })
+        .await?;
+    for id in [&policy, &interp] {
+        editor
+            .submit_document(pb::SubmitDocumentRequest {
+                document_id: id.clone(),
+            })
+            .await?;
+        reviewer
+            .review_document(pb::ReviewDocumentRequest {
+                document_id: id.clone(),
+                approve: true,
+                comment: String::new(),
+                confidentiality_cleared: false,
+            })
+            .await?;
+    }
+    let publish = |id: &str| pb::PublishDocumentRequest {
+        document_id: id.into(),
+        date_published: String::new(),
+    };
+    editor.publish_document(publish(&policy)).await?;
+    let mut public = node.client("").await?;
+    let get = |id: &str| pb::GetDocumentRequest {
+        document_id: id.into(),
+        ..Default::default()
+    };
+    let i = editor.get_document(get(&interp)).await?.into_inner();
+    assert_eq!(
+        i.state,
+        pb::DocumentState::Approved as i32,
+        "not released with the policy document when a lag is allowed"
+    );
+    let i = editor
+        .publish_document(publish(&interp))
+        .await?
+        .into_inner();
+    let i = i.document.context("document")?;
+    assert_eq!(i.state, pb::DocumentState::Published as i32);
+    assert_eq!(i.interprets, policy);
+    let p = public.get_document(get(&policy)).await?.into_inner();
+    assert_eq!(
+        (p.state, p.interpretation.as_str()),
+        (pb::DocumentState::Published as i32, interp.as_str())
+    );
     node.stop().await?;
     Ok(())
 }
