@@ -307,15 +307,31 @@ async fn late_and_abolished_documents_emit_their_events() -> anyhow::Result<()> 
 /// there: the late flag follows the final count, with its event.
 #[tokio::test]
 async fn provisional_timeliness_is_settled_when_the_year_arrives() -> anyhow::Result<()> {
+    provisional_timeliness_settled("").await
+}
+
+#[tokio::test]
+async fn provisional_timeliness_is_settled_on_postgres_too() -> anyhow::Result<()> {
+    let pg = Postgres::start().await?;
+    provisional_timeliness_settled(&pg.fresh_database().await?).await
+}
+
+async fn provisional_timeliness_settled(database_url: &str) -> anyhow::Result<()> {
     let nats = Nats::start().await?;
     let calendars = tempfile::tempdir()?;
     let dir = calendars.path().to_path_buf();
     let start = |data: tempfile::TempDir| {
         let (nats, cal) = (&nats, dir.clone());
         async move {
-            Node::start_custom("340823.edu", nats, publishing_config(""), data, move |n| {
-                n.calendar_dir = cal;
-            })
+            Node::start_custom(
+                "340823.edu",
+                nats,
+                publishing_config(database_url),
+                data,
+                move |n| {
+                    n.calendar_dir = cal;
+                },
+            )
             .await
         }
     };
