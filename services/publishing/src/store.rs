@@ -350,6 +350,39 @@ pub async fn list_documents(
     Ok((docs, total))
 }
 
+/// A statement of one page of a unit's documents in id order: `$1` the
+/// unit, `$2` the last id of the page before, `$3` the page size; `filter`
+/// the further condition.
+macro_rules! unit_page_sql {
+    ($filter:literal) => {
+        concat!(
+            "SELECT ",
+            doc_columns!(),
+            " FROM documents WHERE unit = $1 AND ",
+            $filter,
+            " AND id > $2 ORDER BY id LIMIT $3"
+        )
+    };
+}
+
+/// One page of `unit`'s documents after `after_id` by a [`unit_page_sql`]
+/// statement.
+async fn unit_page(
+    conn: &mut AnyConnection,
+    sql: &'static str,
+    unit: &str,
+    after_id: &str,
+    limit: i64,
+) -> Result<Vec<DocRow>, sqlx::Error> {
+    let rows = sqlx::query(sql)
+        .bind(unit)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(doc_from_row).collect()
+}
+
 /// Published (not abolished) documents after `after_id`, for the scan.
 pub async fn published_page(
     conn: &mut AnyConnection,
@@ -357,18 +390,8 @@ pub async fn published_page(
     after_id: &str,
     limit: i64,
 ) -> Result<Vec<DocRow>, sqlx::Error> {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        doc_columns!(),
-        " FROM documents WHERE unit = $1 AND state = 'published' AND id > $2 \
-         ORDER BY id LIMIT $3"
-    ))
-    .bind(unit)
-    .bind(after_id)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(doc_from_row).collect()
+    let sql = unit_page_sql!("state = 'published'");
+    unit_page(conn, sql, unit, after_id, limit).await
 }
 
 /// Documents of `unit` after `after_id` (in id order) whose timeliness
@@ -379,18 +402,8 @@ pub async fn provisional_timeliness_page(
     after_id: &str,
     limit: i64,
 ) -> Result<Vec<DocRow>, sqlx::Error> {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        doc_columns!(),
-        " FROM documents WHERE unit = $1 AND timeliness_provisional = 1 AND id > $2 \
-         ORDER BY id LIMIT $3"
-    ))
-    .bind(unit)
-    .bind(after_id)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(doc_from_row).collect()
+    let sql = unit_page_sql!("timeliness_provisional = 1");
+    unit_page(conn, sql, unit, after_id, limit).await
 }
 
 /// Public documents changed after search watermark `after`, in order.
