@@ -293,6 +293,14 @@ enum DocCmd {
         policy_id: String,
         interpretation_id: String,
     },
+    /// Policy documents whose interpretation is still to be released,
+    /// earliest due first, with how late each is.
+    InterpretationsDue {
+        #[command(flatten)]
+        conn: Conn,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
     /// Show a document with its versions and history.
     Show {
         #[command(flatten)]
@@ -682,6 +690,32 @@ async fn document(cmd: DocCmd) -> anyhow::Result<ExitCode> {
                 interpretation_document_id: interpretation_id,
             }));
             outln!("{} ↔ {}", d.id, d.interpretation);
+        }
+        DocCmd::InterpretationsDue { conn, limit } => {
+            let mut c = client::connect(&conn.server, &conn.token).await?;
+            let r = call!(c.list_interpretations_due(pb::ListInterpretationsDueRequest { limit }));
+            outln!("{} interpretation(s) to release", r.items.len());
+            for d in r.items {
+                let late = match (d.working_days_late, d.late_reported) {
+                    (0, _) => String::new(),
+                    (n, true) => format!("{n} working day(s) late, reported"),
+                    (n, false) => format!("{n} working day(s) late"),
+                };
+                outln!(
+                    "due {}{} {} {} ← {} {} {}",
+                    d.due_on,
+                    if d.due_provisional {
+                        " (provisional)"
+                    } else {
+                        ""
+                    },
+                    d.policy_document_id,
+                    d.policy_title,
+                    d.interpretation_document_id,
+                    gongkai::commands::state_name(d.interpretation_state),
+                    late
+                );
+            }
         }
         DocCmd::Show { conn, id, index_no } => {
             let mut c = client::connect(&conn.server, &conn.token).await?;

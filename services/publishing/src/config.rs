@@ -23,6 +23,9 @@ pub struct Config {
     /// Latest release of an interpretation after its policy document, in
     /// working days (0: together).
     pub interpretation_lag_days: u32,
+    /// How often interpretations released after their policy document, or
+    /// overdue, are looked for and judged.
+    pub scheduler_interval_secs: u64,
     /// The default column tree.
     pub catalog_file: PathBuf,
     /// How often buffered search-index changes are committed.
@@ -50,6 +53,7 @@ impl Default for Config {
             index_format: DEFAULT_FORMAT.into(),
             late_after_working_days: 20,
             interpretation_lag_days: 0,
+            scheduler_interval_secs: 60,
             catalog_file: PathBuf::from("deploy/catalog/default.toml"),
             search_commit_ms: 500,
             search_indexing_nice: 10,
@@ -97,6 +101,12 @@ impl Config {
             return Err(ConfigError::new(
                 "publishing.interpretation_lag_days",
                 "between 0 and 60",
+            ));
+        }
+        if !(1..=86_400).contains(&self.scheduler_interval_secs) {
+            return Err(ConfigError::new(
+                "publishing.scheduler_interval_secs",
+                "between 1 and 86400",
             ));
         }
         if !(10..=60_000).contains(&self.search_commit_ms) {
@@ -170,6 +180,26 @@ mod tests {
                 ..Default::default()
             };
             assert!(cfg.validate().is_ok(), "{mib}");
+        }
+    }
+
+    #[test]
+    fn the_scheduler_runs_between_once_a_second_and_once_a_day() {
+        for secs in [0, 86_401] {
+            let cfg = Config {
+                scheduler_interval_secs: secs,
+                ..Default::default()
+            };
+            let e = cfg.validate().expect_err("out of range");
+            assert_eq!(e.key, "publishing.scheduler_interval_secs");
+            assert_eq!(e.rule, "between 1 and 86400");
+        }
+        for secs in [1, 86_400] {
+            let cfg = Config {
+                scheduler_interval_secs: secs,
+                ..Default::default()
+            };
+            assert!(cfg.validate().is_ok(), "{secs}");
         }
     }
 }

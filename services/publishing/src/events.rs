@@ -1,6 +1,6 @@
 //! What publishing emits (document published, revised, abolished,
-//! privacy-blocked, late) and what it consumes (its children's document
-//! events, to build the subtree catalogue).
+//! privacy-blocked, late, interpretation late) and what it consumes (its
+//! children's document events, to build the subtree catalogue).
 
 use std::collections::BTreeMap;
 
@@ -8,14 +8,14 @@ use gongkai_kernel::UnitPath;
 use gongkai_kernel::consumer::EventHandler;
 use gongkai_kernel::outbox::{NewEvent, OutboxRow, enqueue, prepare};
 use gongkai_proto::v1::{
-    DocumentChanged, DocumentLate, DocumentPrivacyBlocked, Event, FindingCount,
+    DocumentChanged, DocumentLate, DocumentPrivacyBlocked, Event, FindingCount, InterpretationLate,
     ProactiveDisclosureSuggested,
 };
 use prost::Message as _;
 use sqlx::AnyConnection;
 
 use crate::service::FieldFinding;
-use crate::store::{self, CatalogRow, DocRow};
+use crate::store::{self, CatalogRow, DocRow, PolicyAhead};
 
 pub const SERVICE: &str = "publishing";
 pub const ENTITY: &str = "document";
@@ -121,6 +121,46 @@ fn timeliness(unit: &UnitPath, d: &DocRow, limit_days: i64, verb: &str) -> Outbo
         payload_type: "gongkai.v1.DocumentLate",
         payload: &payload,
     })
+}
+
+/// document.interpretation_late, about policy document `p`: its
+/// interpretation, due on `due`, was released later (`released`) or is
+/// still not (`None`), `days_late` working days past the due date.
+pub async fn interpretation_late(
+    conn: &mut AnyConnection,
+    unit: &UnitPath,
+    p: &PolicyAhead,
+    due: chrono::NaiveDate,
+    lag_days: u32,
+    days_late: u32,
+) -> Result<String, sqlx::Error> {
+    let payload = InterpretationLate {
+        document_id: p.policy_id.clone(),
+        unit: unit.to_string(),
+        index_no: p.policy_index_no.clone().unwrap_or_default(),
+        title: p.policy_title.clone(),
+        date_published: p.policy_published.to_string(),
+        interpretation_document_id: p.interpretation_id.clone(),
+        due_on: due.to_string(),
+        released_on: p
+            .interpretation_released
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        lag_days: i64::from(lag_days),
+        working_days_late: i64::from(days_late),
+    };
+    enqueue(
+        conn,
+        NewEvent {
+            service: SERVICE,
+            entity: ENTITY,
+            verb: "interpretation_late",
+            unit,
+            payload_type: "gongkai.v1.InterpretationLate",
+            payload: &payload,
+        },
+    )
+    .await
 }
 
 /// Builds the subtree catalogue from the children's document events.

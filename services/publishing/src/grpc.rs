@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use gongkai_kernel::ApiError;
 use gongkai_kernel::auth::{Claims, TokenKey};
+use gongkai_kernel::db::today_cst;
 use gongkai_proto::v1 as pb;
 use gongkai_proto::v1::publishing_server::Publishing as PublishingApi;
 use tonic::{Request, Response, Status};
@@ -526,6 +527,38 @@ impl PublishingApi for GrpcAdapter {
                     period_days: s.period_days,
                     tracking_nos: s.tracking_nos,
                     at_unix_ms: s.at,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn list_interpretations_due(
+        &self,
+        req: Request<pb::ListInterpretationsDueRequest>,
+    ) -> Res<pb::ListInterpretationsDueResponse> {
+        let claims = self.claims(&req)?;
+        let due = self
+            .svc
+            .interpretations_due(&claims, req.into_inner().limit, today_cst())
+            .await?;
+        Ok(Response::new(pb::ListInterpretationsDueResponse {
+            items: due
+                .into_iter()
+                .map(|d| {
+                    let p = d.policy;
+                    pb::InterpretationDue {
+                        policy_document_id: p.policy_id,
+                        policy_index_no: p.policy_index_no.unwrap_or_default(),
+                        policy_title: p.policy_title,
+                        policy_date_published: p.policy_published.to_string(),
+                        interpretation_document_id: p.interpretation_id,
+                        interpretation_title: p.interpretation_title,
+                        interpretation_state: state_pb(p.interpretation_state) as i32,
+                        due_on: d.due.value.to_string(),
+                        due_provisional: d.due.provisional,
+                        working_days_late: i64::from(d.days_late),
+                        late_reported: d.late_reported,
+                    }
                 })
                 .collect(),
         }))

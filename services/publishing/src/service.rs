@@ -23,9 +23,11 @@ use crate::search::{SearchIndex, SearchPage, SearchQuery};
 use crate::store::{self, DocRow, HistoryRow, VersionRow};
 
 mod approved;
+mod interpretations;
 mod timeliness;
 mod writer;
 use approved::ApprovedDocs;
+pub use interpretations::InterpretationDue;
 use writer::PublishJob;
 
 /// A finding and the field it was found in.

@@ -13,6 +13,11 @@ use crate::domain::catalog::ColumnDef;
 use crate::domain::document::{Attribute, Fields};
 use crate::domain::workflow::State;
 
+mod interpretations;
+pub use interpretations::{
+    Judgement, PolicyAhead, outstanding_page, record_judgement, unjudged_page,
+};
+
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 

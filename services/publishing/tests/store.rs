@@ -71,6 +71,7 @@ conformance! {
     list_documents => case_list_documents,
     published_page => case_published_page,
     provisional_timeliness_page => case_provisional_timeliness_page,
+    interpretations_ahead => case_interpretations_ahead,
     versions_and_history => case_versions_and_history,
     custom_columns => case_custom_columns,
     stat_rows => case_stat_rows,
@@ -874,6 +875,115 @@ async fn case_provisional_timeliness_page(db: &Db) -> Result<()> {
     let all = store::provisional_timeliness_page(&mut conn, unit, "", 100).await?;
     assert_eq!(ids(&all), ["t01", "t03"]);
     Ok(())
+}
+
+async fn case_interpretations_ahead(db: &Db) -> Result<()> {
+    let unit = "340823.jyj";
+    let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d");
+    // (policy, interpretation, policy published, interpretation released)
+    let pairs = [
+        ("p1", "i1", "2026-09-28", Some("2026-10-12")),
+        ("p2", "i2", "2026-10-09", None),
+        // Released together: nothing to judge.
+        ("p3", "i3", "2026-10-09", Some("2026-10-09")),
+        // Released first: nothing to judge.
+        ("p4", "i4", "2026-10-09", Some("2026-10-01")),
+    ];
+    for (p, i, published, released) in pairs {
+        let mut interp = doc(i, unit);
+        interp.interprets = Some(p.into());
+        interp.fields.title = format!("{p} 解读");
+        match released {
+            Some(r) => {
+                interp.state = State::Published;
+                interp.date_published = Some(day(r)?);
+            }
+            None => interp.state = State::Approved,
+        }
+        let mut policy = doc(p, unit);
+        policy.state = State::Published;
+        policy.date_published = Some(day(published)?);
+        policy.interpretation = Some(i.into());
+        insert(db, &policy).await?;
+        insert(db, &interp).await?;
+    }
+    // Another unit's, and an abolished one: never listed.
+    for (p, u, state) in [
+        ("q1", "340823.jishan", State::Published),
+        ("q2", unit, State::Abolished),
+    ] {
+        let i = format!("{p}-i");
+        let mut interp = doc(&i, u);
+        interp.state = State::Approved;
+        interp.interprets = Some(p.into());
+        let mut policy = doc(p, u);
+        policy.state = state;
+        policy.date_published = Some(day("2026-10-09")?);
+        policy.interpretation = Some(i);
+        insert(db, &policy).await?;
+        insert(db, &interp).await?;
+    }
+    let mut conn = db.read().acquire().await?;
+    let unjudged = store::unjudged_page(&mut conn, unit, "", 100).await?;
+    let got: Vec<_> = unjudged
+        .iter()
+        .map(|p| {
+            (
+                p.policy_id.as_str(),
+                p.interpretation_id.as_str(),
+                p.interpretation_state,
+                p.interpretation_released.map(|d| d.to_string()),
+                p.outcome.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "p1",
+                "i1",
+                State::Published,
+                Some("2026-10-12".into()),
+                None
+            ),
+            ("p2", "i2", State::Approved, None, None),
+        ]
+    );
+    assert_eq!(unjudged[1].policy_published, day("2026-10-09")?);
+    assert_eq!(unjudged[1].interpretation_title, "p2 解读");
+    assert_eq!(
+        ids_of(&store::unjudged_page(&mut conn, unit, "p1", 100).await?),
+        ["p2"]
+    );
+    drop(conn);
+
+    // Judged once: the second judgement of the same policy writes nothing,
+    // and a judged policy leaves the unjudged set but stays outstanding
+    // while its interpretation is unreleased.
+    let mut conn = db.write().acquire().await?;
+    let judgement = |id: &'static str, interp: &'static str| store::Judgement {
+        policy_id: id,
+        interpretation_id: interp,
+        due_on: ymd(2026, 10, 13),
+        released_on: None,
+        late: true,
+        at: 1,
+    };
+    assert!(store::record_judgement(&mut conn, &judgement("p2", "i2")).await?);
+    assert!(!store::record_judgement(&mut conn, &judgement("p2", "i2")).await?);
+    assert_eq!(
+        ids_of(&store::unjudged_page(&mut conn, unit, "", 100).await?),
+        ["p1"]
+    );
+    let outstanding = store::outstanding_page(&mut conn, unit, "", 100).await?;
+    assert_eq!(ids_of(&outstanding), ["p2"]);
+    assert_eq!(outstanding[0].outcome.as_deref(), Some("late"));
+    Ok(())
+}
+
+fn ids_of(rows: &[store::PolicyAhead]) -> Vec<&str> {
+    rows.iter().map(|p| p.policy_id.as_str()).collect()
 }
 
 async fn case_versions_and_history(db: &Db) -> Result<()> {
