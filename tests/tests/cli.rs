@@ -221,3 +221,83 @@ async fn init_import_search_and_scan() -> anyhow::Result<()> {
     node.kill().await?;
     Ok(())
 }
+
+/// `doc interpretations-due`: a policy document published ahead of its
+/// interpretation (a lag allowed) is listed with its due date, and how
+/// late it is, until the interpretation is out.
+#[tokio::test]
+async fn interpretations_due_are_listed_until_released() -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let dir = tempfile::tempdir()?;
+    let mut node = NodeProcess::init(BIN, dir.path(), "340823.edu", &nats.url).await?;
+    let addr = node
+        .start_with_env(&[("GONGKAI__PUBLISHING__INTERPRETATION_LAG_DAYS", "3")])
+        .await?;
+    let server = format!("http://{addr}");
+    let config = node.config.display().to_string();
+    let env = [
+        ("GONGKAI_CONFIG", config.as_str()),
+        ("GONGKAI_SERVER", server.as_str()),
+    ];
+    let run = async |args: &[&str]| -> anyhow::Result<String> {
+        let out = gongkai(args, &env).await?;
+        anyhow::ensure!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(stdout(&out).trim().to_owned())
+    };
+    let editor = run(&["token", "issue", "--sub", "信息员", "--role", "editor"]).await?;
+    let reviewer = run(&["token", "issue", "--sub", "审核员", "--role", "reviewer"]).await?;
+    let create = async |column: &str, title: &str| {
+        run(&[
+            "doc",
+            "create",
+            "--token",
+            &editor,
+            "--title",
+            title,
+            "--column",
+            column,
+            "--date-formed",
+            "2026-09-01",
+            "--body",
+            "关于规范校外培训的若干规定。",
+        ])
+        .await
+    };
+    let policy = create("gfxwj", "南陵县校外培训管理办法").await?;
+    let interp = create("zcjd", "《南陵县校外培训管理办法》政策解读").await?;
+    run(&["doc", "link", "--token", &editor, &policy, &interp]).await?;
+    for id in [&policy, &interp] {
+        run(&["doc", "submit", "--token", &editor, id]).await?;
+        run(&["doc", "review", "--token", &reviewer, "--approve", id]).await?;
+    }
+    run(&[
+        "doc",
+        "publish",
+        "--token",
+        &editor,
+        &policy,
+        "--date",
+        "2026-10-09",
+    ])
+    .await?;
+    let due = run(&["doc", "interpretations-due", "--token", &editor]).await?;
+    let lines: Vec<&str> = due.lines().collect();
+    assert_eq!(lines.len(), 2, "{due}");
+    assert_eq!(lines[0], "1 interpretation(s) to release");
+    // Published Fri 10-09; the make-up Saturday 10-10 works: due Tue 10-13.
+    assert!(
+        lines[1].starts_with(&format!(
+            "due 2026-10-13 {policy} 南陵县校外培训管理办法 ← {interp} approved, "
+        )) && lines[1].contains(" working day(s) late"),
+        "{due}"
+    );
+    run(&["doc", "publish", "--token", &editor, &interp]).await?;
+    let due = run(&["doc", "interpretations-due", "--token", &editor]).await?;
+    assert_eq!(due, "0 interpretation(s) to release");
+    node.kill().await?;
+    Ok(())
+}

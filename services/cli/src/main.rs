@@ -698,11 +698,11 @@ async fn document(cmd: DocCmd) -> anyhow::Result<ExitCode> {
             for d in r.items {
                 let late = match (d.working_days_late, d.late_reported) {
                     (0, _) => String::new(),
-                    (n, true) => format!("{n} working day(s) late, reported"),
-                    (n, false) => format!("{n} working day(s) late"),
+                    (n, true) => format!(", {n} working day(s) late, reported"),
+                    (n, false) => format!(", {n} working day(s) late"),
                 };
                 outln!(
-                    "due {}{} {} {} ← {} {} {}",
+                    "due {}{} {} {} ← {} {}{}",
                     d.due_on,
                     if d.due_provisional {
                         " (provisional)"
