@@ -298,3 +298,92 @@ async fn interpretations_judged(database_url: &str) -> anyhow::Result<()> {
     node.stop().await?;
     Ok(())
 }
+
+/// A due date in a year without calendar data is shown as provisional and
+/// not judged (RULES §6: never silently guessed); once the year's file is
+/// there, the next start judges it by the real calendar.
+#[tokio::test]
+async fn a_due_date_without_the_years_calendar_waits_for_it() -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let calendars = tempfile::tempdir()?;
+    let dir = calendars.path().to_path_buf();
+    let cfg = gongkai_publishing::Config {
+        interpretation_lag_days: 3,
+        scheduler_interval_secs: 1,
+        ..publishing_config("")
+    };
+    let start = |data: tempfile::TempDir| {
+        let (nats, cal, cfg) = (&nats, dir.clone(), cfg.clone());
+        async move {
+            Node::start_custom("340823.edu", nats, cfg, data, move |n| {
+                n.calendar_dir = cal;
+            })
+            .await
+        }
+    };
+    let mut node = start(tempfile::tempdir()?).await?;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
+    let (policy, _) = approved_pair(&mut editor, &mut reviewer, "未解读").await?;
+    // Fri 10-09 plus 3 weekdays: Wed 10-14; the calendar makes Sat 10-10 a
+    // working day, so really Tue 10-13.
+    publish(&mut editor, &policy, "2026-10-09").await?;
+    let listed = |d: &pb::InterpretationDue| {
+        (
+            d.policy_document_id.clone(),
+            d.due_on.clone(),
+            d.due_provisional,
+            d.late_reported,
+        )
+    };
+    let list = editor
+        .list_interpretations_due(pb::ListInterpretationsDueRequest::default())
+        .await?
+        .into_inner()
+        .items;
+    assert_eq!(
+        list.iter().map(listed).collect::<Vec<_>>(),
+        [(policy.clone(), "2026-10-14".to_owned(), true, false)]
+    );
+    let svc = &node.running.as_ref().context("running")?.service;
+    assert_eq!(
+        svc.judge_interpretations(today_cst()).await?,
+        0,
+        "not judged on a guess"
+    );
+    node.stop().await?;
+
+    std::fs::copy(
+        gongkai_testkit::workspace_root().join("deploy/calendar/2026.toml"),
+        dir.join("2026.toml"),
+    )?;
+    let mut node = start(node.data).await?;
+    let reports = eventually(20, || async {
+        let m = stream_messages(&nats.url, LATE).await?;
+        Ok((!m.is_empty()).then_some(m))
+    })
+    .await?;
+    assert_eq!(reports.len(), 1);
+    let e = pb::Event::decode(reports[0].payload.clone())?;
+    let p = pb::InterpretationLate::decode(e.payload.as_slice())?;
+    assert_eq!(
+        (
+            p.document_id.as_str(),
+            p.due_on.as_str(),
+            p.released_on.as_str()
+        ),
+        (policy.as_str(), "2026-10-13", "")
+    );
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let list = editor
+        .list_interpretations_due(pb::ListInterpretationsDueRequest::default())
+        .await?
+        .into_inner()
+        .items;
+    assert_eq!(
+        list.iter().map(listed).collect::<Vec<_>>(),
+        [(policy.clone(), "2026-10-13".to_owned(), false, true)]
+    );
+    node.stop().await?;
+    Ok(())
+}
