@@ -425,6 +425,49 @@ pub async fn publish_new(
     p.document.context("document in response")
 }
 
+/// A policy document (column 规范性文件) and its interpretation (政策解读),
+/// formed 2026-09-01, linked, submitted and approved; their ids.
+pub async fn approved_policy_pair(
+    editor: &mut Client,
+    reviewer: &mut Client,
+    title: &str,
+) -> anyhow::Result<(String, String)> {
+    use gongkai_proto::v1 as pb;
+    let mut create = async |column: &str, title: String| {
+        let mut f = summary_fields(&title, "关于规范校外培训的若干规定。");
+        f.column = column.into();
+        f.date_formed = "2026-09-01".into();
+        editor
+            .create_document(pb::CreateDocumentRequest { fields: Some(f) })
+            .await
+            .map(|r| r.into_inner().id)
+    };
+    let policy = create("gfxwj", title.to_owned()).await?;
+    let interp = create("zcjd", format!("《{title}》政策解读")).await?;
+    editor
+        .link_interpretation(pb::LinkInterpretationRequest {
+            policy_document_id: policy.clone(),
+            interpretation_document_id: interp.clone(),
+        })
+        .await?;
+    for id in [&policy, &interp] {
+        editor
+            .submit_document(pb::SubmitDocumentRequest {
+                document_id: id.clone(),
+            })
+            .await?;
+        reviewer
+            .review_document(pb::ReviewDocumentRequest {
+                document_id: id.clone(),
+                approve: true,
+                comment: String::new(),
+                confidentiality_cleared: true,
+            })
+            .await?;
+    }
+    Ok((policy, interp))
+}
+
 /// Every message the stream holds on `subject`, read through an ephemeral
 /// ordered consumer.
 pub async fn stream_messages(

@@ -589,37 +589,8 @@ async fn with_a_lag_the_interpretation_follows_its_policy_document() -> anyhow::
     let mut node = Node::start_with("340823.edu", &nats, cfg).await?;
     let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
     let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
-    let mut create = async |column: &str, title: &str| {
-        let mut f = fields(title, "关于规范校外培训的若干规定。");
-        f.column = column.into();
-        editor
-            .create_document(pb::CreateDocumentRequest { fields: Some(f) })
-            .await
-            .map(|r| r.into_inner().id)
-    };
-    let policy = create("gfxwj", "南陵县校外培训管理办法").await?;
-    let interp = create("zcjd", "《南陵县校外培训管理办法》政策解读").await?;
-    editor
-        .link_interpretation(pb::LinkInterpretationRequest {
-            policy_document_id: policy.clone(),
-            interpretation_document_id: interp.clone(),
-        })
-        .await?;
-    for id in [&policy, &interp] {
-        editor
-            .submit_document(pb::SubmitDocumentRequest {
-                document_id: id.clone(),
-            })
-            .await?;
-        reviewer
-            .review_document(pb::ReviewDocumentRequest {
-                document_id: id.clone(),
-                approve: true,
-                comment: String::new(),
-                confidentiality_cleared: false,
-            })
-            .await?;
-    }
+    let (policy, interp) =
+        approved_policy_pair(&mut editor, &mut reviewer, "南陵县校外培训管理办法").await?;
     let publish = |id: &str| pb::PublishDocumentRequest {
         document_id: id.into(),
         date_published: String::new(),

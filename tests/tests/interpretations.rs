@@ -19,47 +19,6 @@ fn calendar() -> anyhow::Result<Calendar> {
     )?)
 }
 
-/// A policy document and its interpretation, linked, both approved.
-async fn approved_pair(
-    editor: &mut Client,
-    reviewer: &mut Client,
-    title: &str,
-) -> anyhow::Result<(String, String)> {
-    let mut create = async |column: &str, title: String| {
-        let mut f = summary_fields(&title, "关于规范校外培训的若干规定。");
-        f.column = column.into();
-        f.date_formed = "2026-09-01".into();
-        editor
-            .create_document(pb::CreateDocumentRequest { fields: Some(f) })
-            .await
-            .map(|r| r.into_inner().id)
-    };
-    let policy = create("gfxwj", title.to_owned()).await?;
-    let interp = create("zcjd", format!("《{title}》政策解读")).await?;
-    editor
-        .link_interpretation(pb::LinkInterpretationRequest {
-            policy_document_id: policy.clone(),
-            interpretation_document_id: interp.clone(),
-        })
-        .await?;
-    for id in [&policy, &interp] {
-        editor
-            .submit_document(pb::SubmitDocumentRequest {
-                document_id: id.clone(),
-            })
-            .await?;
-        reviewer
-            .review_document(pb::ReviewDocumentRequest {
-                document_id: id.clone(),
-                approve: true,
-                comment: String::new(),
-                confidentiality_cleared: true,
-            })
-            .await?;
-    }
-    Ok((policy, interp))
-}
-
 async fn publish(client: &mut Client, id: &str, date: &str) -> anyhow::Result<()> {
     let r = client
         .publish_document(pb::PublishDocumentRequest {
@@ -110,19 +69,19 @@ async fn interpretations_judged(database_url: &str) -> anyhow::Result<()> {
     // Published Mon 2026-09-28 with 3 working days allowed: 09-29, 09-30,
     // then 国庆 and 中秋 (10-01 … 10-07) and the weekend, so 10-08 is the
     // third (RULES §6). Counted on weekdays it would be 10-01.
-    let (on_time, on_time_i) = approved_pair(&mut editor, &mut reviewer, "按期解读").await?;
+    let (on_time, on_time_i) = approved_policy_pair(&mut editor, &mut reviewer, "按期解读").await?;
     publish(&mut editor, &on_time, "2026-09-28").await?;
     publish(&mut editor, &on_time_i, "2026-10-08").await?;
     // Due 10-08 as well; released Mon 10-12: Fri 10-09, the make-up
     // Saturday 10-10 and 10-12 make 3 working days late.
-    let (late, late_i) = approved_pair(&mut editor, &mut reviewer, "逾期解读").await?;
+    let (late, late_i) = approved_policy_pair(&mut editor, &mut reviewer, "逾期解读").await?;
     publish(&mut editor, &late, "2026-09-28").await?;
     publish(&mut editor, &late_i, "2026-10-12").await?;
     // Published Fri 10-09: due Tue 10-13 (Sat 10-10 works), never released.
-    let (overdue, overdue_i) = approved_pair(&mut editor, &mut reviewer, "未解读").await?;
+    let (overdue, overdue_i) = approved_policy_pair(&mut editor, &mut reviewer, "未解读").await?;
     publish(&mut editor, &overdue, "2026-10-09").await?;
     // Published today: not due yet.
-    let (pending, pending_i) = approved_pair(&mut editor, &mut reviewer, "待解读").await?;
+    let (pending, pending_i) = approved_policy_pair(&mut editor, &mut reviewer, "待解读").await?;
     publish(&mut editor, &pending, "").await?;
 
     let reports = eventually(20, || async {
@@ -324,7 +283,7 @@ async fn a_due_date_without_the_years_calendar_waits_for_it() -> anyhow::Result<
     let mut node = start(tempfile::tempdir()?).await?;
     let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
     let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
-    let (policy, _) = approved_pair(&mut editor, &mut reviewer, "未解读").await?;
+    let (policy, _) = approved_policy_pair(&mut editor, &mut reviewer, "未解读").await?;
     // Fri 10-09 plus 3 weekdays: Wed 10-14; the calendar makes Sat 10-10 a
     // working day, so really Tue 10-13.
     publish(&mut editor, &policy, "2026-10-09").await?;

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod outbox;
 pub mod priority;
 pub mod runtime;
+pub mod schedule;
 pub mod telemetry;
 pub mod unit;
 

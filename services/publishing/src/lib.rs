@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use gongkai_kernel::consumer;
-use gongkai_kernel::db::today_cst;
 use gongkai_kernel::runtime::Runtime;
 use gongkai_kernel::unit::descendants_filter;
 use gongkai_proto::v1::publishing_server::PublishingServer;
@@ -152,10 +151,16 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
         );
     }
     background.push(service.start_writer());
-    background.push(spawn_scheduler(
-        service.clone(),
+    // Interpretations released after their policy document, or overdue.
+    let judge = service.clone();
+    background.push(gongkai_kernel::schedule::spawn_periodic_pass(
+        "interpretations found late",
         Duration::from_secs(cfg.scheduler_interval_secs),
         stop_rx.clone(),
+        move |today| {
+            let judge = judge.clone();
+            async move { judge.judge_interpretations(today).await }
+        },
     ));
 
     let api = PublishingServer::new(grpc::GrpcAdapter::new(service.clone(), rt.keys.clone()))
@@ -174,28 +179,6 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
         service,
         server,
         background,
-    })
-}
-
-/// Interpretations released after their policy document, or overdue,
-/// judged on a fixed interval (the first pass at start).
-fn spawn_scheduler(
-    svc: Arc<Publishing>,
-    every: Duration,
-    mut stop: watch::Receiver<bool>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            match svc.judge_interpretations(today_cst()).await {
-                Ok(0) => {}
-                Ok(late) => tracing::info!(late, "interpretations found late"),
-                Err(e) => tracing::warn!(error = %e, "interpretation pass failed"),
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = stop.changed() => return,
-            }
-        }
     })
 }
 

@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use gongkai_kernel::db::today_cst;
 use gongkai_kernel::runtime::Runtime;
 use gongkai_proto::v1::requests_server::RequestsServer;
 use tokio::sync::watch;
@@ -87,10 +86,16 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
             "provisional due dates recomputed with the calendar now loaded"
         );
     }
-    let scheduler = spawn_scheduler(
-        service.clone(),
+    // Due-soon and overdue events.
+    let tick = service.clone();
+    let scheduler = gongkai_kernel::schedule::spawn_periodic_pass(
+        "due-soon and overdue notices sent",
         Duration::from_secs(cfg.scheduler_interval_secs),
         stop_rx.clone(),
+        move |today| {
+            let tick = tick.clone();
+            async move { tick.scheduler_tick(today).await }
+        },
     );
 
     let api = RequestsServer::new(grpc::GrpcAdapter::new(service.clone(), rt.keys.clone()));
@@ -108,26 +113,5 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
         service,
         server,
         background: vec![relay_task, scheduler],
-    })
-}
-
-/// Due-soon and overdue events, on a fixed interval.
-fn spawn_scheduler(
-    svc: Arc<RequestsService>,
-    every: Duration,
-    mut stop: watch::Receiver<bool>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            match svc.scheduler_tick(today_cst()).await {
-                Ok(0) => {}
-                Ok(sent) => tracing::info!(sent, "due-soon and overdue notices sent"),
-                Err(e) => tracing::warn!(error = %e, "scheduler pass failed"),
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = stop.changed() => return,
-            }
-        }
     })
 }
