@@ -59,7 +59,12 @@ async fn interpretations_judged(database_url: &str) -> anyhow::Result<()> {
     let nats = Nats::start().await?;
     let cfg = gongkai_publishing::Config {
         interpretation_lag_days: 3,
-        scheduler_interval_secs: 1,
+        // Passes are made by the test, after each setting-up: the pass at
+        // start finds nothing, and none comes while the pairs are being
+        // published (a pass between a policy document's backdated
+        // publication and its interpretation's would judge the
+        // interpretation overdue, rightly, as things stood then).
+        scheduler_interval_secs: 3600,
         ..publishing_config(database_url)
     };
     let mut node = Node::start_with("340823.edu", &nats, cfg.clone()).await?;
@@ -84,6 +89,9 @@ async fn interpretations_judged(database_url: &str) -> anyhow::Result<()> {
     let (pending, pending_i) = approved_policy_pair(&mut editor, &mut reviewer, "待解读").await?;
     publish(&mut editor, &pending, "").await?;
 
+    let today = today_cst();
+    let svc = &node.running.as_ref().context("running")?.service;
+    assert_eq!(svc.judge_interpretations(today).await?, 2);
     let reports = eventually(20, || async {
         let m = stream_messages(&nats.url, LATE).await?;
         Ok((m.len() >= 2).then_some(m))
@@ -97,7 +105,6 @@ async fn interpretations_judged(database_url: &str) -> anyhow::Result<()> {
     }
     got.sort_by(|a, b| a.due_on.cmp(&b.due_on));
     let cal = calendar()?;
-    let today = today_cst();
     let due = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d");
     let overdue_days = i64::from(cal.working_days_between(due("2026-10-13")?, today).value);
     let summary: Vec<_> = got
@@ -243,7 +250,6 @@ async fn interpretations_judged(database_url: &str) -> anyhow::Result<()> {
         .items;
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].policy_document_id, pending);
-    let svc = &node.running.as_ref().context("running")?.service;
     assert_eq!(svc.judge_interpretations(today).await?, 0);
     node.stop().await?;
     let mut node = Node::start_custom("340823.edu", &nats, cfg, node.data, |_| {}).await?;
@@ -268,7 +274,9 @@ async fn a_due_date_without_the_years_calendar_waits_for_it() -> anyhow::Result<
     let dir = calendars.path().to_path_buf();
     let cfg = gongkai_publishing::Config {
         interpretation_lag_days: 3,
-        scheduler_interval_secs: 1,
+        // The pass at start, after the year's file arrives, is the one
+        // that judges.
+        scheduler_interval_secs: 3600,
         ..publishing_config("")
     };
     let start = |data: tempfile::TempDir| {
