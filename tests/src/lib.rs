@@ -432,11 +432,25 @@ pub async fn approved_policy_pair(
     reviewer: &mut Client,
     title: &str,
 ) -> anyhow::Result<(String, String)> {
+    approved_policy_pair_with(editor, reviewer, title, |_| {}).await
+}
+
+/// [`approved_policy_pair`] with the policy document's fields changed by
+/// `policy` first.
+pub async fn approved_policy_pair_with(
+    editor: &mut Client,
+    reviewer: &mut Client,
+    title: &str,
+    policy: impl Fn(&mut gongkai_proto::v1::DocumentFields),
+) -> anyhow::Result<(String, String)> {
     use gongkai_proto::v1 as pb;
     let mut create = async |column: &str, title: String| {
         let mut f = summary_fields(&title, "关于规范校外培训的若干规定。");
         f.column = column.into();
         f.date_formed = "2026-09-01".into();
+        if column == "gfxwj" {
+            policy(&mut f);
+        }
         editor
             .create_document(pb::CreateDocumentRequest { fields: Some(f) })
             .await

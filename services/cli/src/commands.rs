@@ -27,6 +27,9 @@ pub fn print_document(d: &pb::Document) {
     outln!("date_formed:    {}", f.date_formed);
     outln!("date_published: {}", d.date_published);
     outln!("validity:       {}", d.validity);
+    if !f.valid_until.is_empty() {
+        outln!("valid_until:    {}", f.valid_until);
+    }
     outln!("version:        {}", d.version);
     if !d.date_published.is_empty() {
         outln!(

@@ -31,6 +31,9 @@ pub struct Line {
     pub body: String,
     #[serde(default)]
     pub summary: String,
+    /// 有效期至, YYYY-MM-DD; no end when empty.
+    #[serde(default)]
+    pub valid_until: String,
     /// YYYY-MM-DD; the import day when empty.
     #[serde(default)]
     pub date_published: String,
@@ -60,6 +63,7 @@ impl Line {
             column: self.column.clone(),
             body: self.body.clone(),
             summary: self.summary.clone(),
+            valid_until: self.valid_until.clone(),
         })
     }
 }

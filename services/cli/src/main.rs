@@ -199,6 +199,9 @@ struct FieldArgs {
     withheld_reason: String,
     #[arg(long, default_value = "")]
     summary: String,
+    /// 有效期至, YYYY-MM-DD: the last day in force (default: no end).
+    #[arg(long, default_value = "")]
+    valid_until: String,
 }
 
 impl FieldArgs {
@@ -221,6 +224,7 @@ impl FieldArgs {
             column: self.column.clone(),
             body,
             summary: self.summary.clone(),
+            valid_until: self.valid_until.clone(),
         })
     }
 }

@@ -24,7 +24,8 @@ pub struct Config {
     /// working days (0: together).
     pub interpretation_lag_days: u32,
     /// How often interpretations released after their policy document, or
-    /// overdue, are looked for and judged.
+    /// overdue, are judged, and documents past their last day in force
+    /// are marked expired.
     pub scheduler_interval_secs: u64,
     /// The default column tree.
     pub catalog_file: PathBuf,

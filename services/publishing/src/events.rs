@@ -1,4 +1,4 @@
-//! What publishing emits (document published, revised, abolished,
+//! What publishing emits (document published, revised, abolished, expired,
 //! privacy-blocked, late, interpretation late) and what it consumes (its
 //! children's document events, to build the subtree catalogue).
 
@@ -42,8 +42,8 @@ pub fn changed_payload(unit_name: &str, d: &DocRow) -> DocumentChanged {
     }
 }
 
-/// document.published / document.revised / document.abolished, as an
-/// outbox row written with the change.
+/// document.published / document.revised / document.abolished /
+/// document.expired, as an outbox row written with the change.
 pub fn document_changed(unit: &UnitPath, unit_name: &str, d: &DocRow, verb: &str) -> OutboxRow {
     let payload = changed_payload(unit_name, d);
     prepare(NewEvent {
@@ -170,7 +170,7 @@ pub struct CatalogBuilder;
 impl EventHandler for CatalogBuilder {
     async fn handle(&self, conn: &mut AnyConnection, event: &Event) -> anyhow::Result<()> {
         let verb = event.r#type.rsplit('.').next().unwrap_or_default();
-        if !matches!(verb, "published" | "revised" | "abolished") {
+        if !matches!(verb, "published" | "revised" | "abolished" | "expired") {
             return Ok(());
         }
         let p = DocumentChanged::decode(event.payload.as_slice())?;

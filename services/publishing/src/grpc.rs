@@ -75,6 +75,7 @@ pub fn raw_fields(f: Option<pb::DocumentFields>) -> Result<RawFields, ApiError> 
         column: f.column,
         body: f.body,
         summary: f.summary,
+        valid_until: f.valid_until,
     })
 }
 
@@ -90,6 +91,7 @@ fn fields_pb(f: &Fields) -> pb::DocumentFields {
         column: f.column.clone(),
         body: f.body.clone(),
         summary: f.summary.clone(),
+        valid_until: f.valid_until.map(|d| d.to_string()).unwrap_or_default(),
     }
 }
 

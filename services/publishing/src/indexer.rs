@@ -186,6 +186,7 @@ mod tests {
             column: "gzzj".into(),
             body: "扎实推进政务公开标准化规范化建设".into(),
             summary: String::new(),
+            valid_until: None,
         };
         let mut d = DocRow::draft(format!("doc-{n}"), "u".into(), fields, "editor".into(), 1);
         d.state = State::Published;

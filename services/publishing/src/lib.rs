@@ -162,6 +162,17 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
             async move { judge.judge_interpretations(today).await }
         },
     ));
+    // Documents past their last day in force.
+    let expire = service.clone();
+    background.push(gongkai_kernel::schedule::spawn_periodic_pass(
+        "documents expired",
+        Duration::from_secs(cfg.scheduler_interval_secs),
+        stop_rx.clone(),
+        move |today| {
+            let expire = expire.clone();
+            async move { expire.expire_documents(today).await }
+        },
+    ));
 
     let api = PublishingServer::new(grpc::GrpcAdapter::new(service.clone(), rt.keys.clone()))
         .max_decoding_message_size(cfg.body_max_bytes + 64 * 1024);

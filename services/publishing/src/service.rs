@@ -25,6 +25,7 @@ use crate::store::{self, DocRow, HistoryRow, VersionRow};
 mod approved;
 mod interpretations;
 mod timeliness;
+mod validity;
 mod writer;
 use approved::ApprovedDocs;
 pub use interpretations::InterpretationDue;
@@ -890,6 +891,11 @@ impl Publishing {
             doc.fields = fields.clone();
             doc.state = to;
             doc.version += 1;
+            // A new version in force again renews an expired document; one
+            // whose new last day has passed is expired by the next pass.
+            if doc.validity == "expired" && fields.valid_until.is_none_or(|d| d >= today_cst()) {
+                doc.validity = "valid".into();
+            }
             doc.updated_at = next_stamp(expect_at);
             let mut tx = self.db.begin().await?;
             doc.search_seq = store::take_seqs(&mut tx, self.db.backend(), None).await?.1;
@@ -1307,7 +1313,12 @@ pub fn compute_statistics(rows: &[store::StatRow], cat: &Catalog, year: i32) -> 
                 if r.abolished_on.is_some_and(|d| d.year() == year) {
                     f.abolished += 1;
                 }
-                if r.date_published <= year_end && r.abolished_on.is_none_or(|d| d > year_end) {
+                // In force at the year's end: published, neither abolished
+                // nor past its last day in force by then.
+                if r.date_published <= year_end
+                    && r.abolished_on.is_none_or(|d| d > year_end)
+                    && r.valid_until.is_none_or(|d| d >= year_end)
+                {
                     f.in_force += 1;
                 }
             }
@@ -1346,7 +1357,12 @@ mod tests {
             column: col.into(),
             date_published: d(p),
             abolished_on: a.map(d),
+            valid_until: None,
             late,
+        };
+        let until = |p: &str, u: &str| StatRow {
+            valid_until: Some(d(u)),
+            ..row("gfxwj", p, None, false)
         };
         let rows = vec![
             row("gfxwj", "2025-03-01", None, false), // in force, issued earlier
@@ -1356,6 +1372,8 @@ mod tests {
             row("gz", "2026-01-10", None, false),
             row("gzzj", "2026-01-20", None, false),
             row("gfxwj", "2027-01-02", None, false), // next year: not in force yet
+            until("2021-06-30", "2026-06-30"),       // expired this year: not in force
+            until("2021-12-31", "2026-12-31"),       // in force to the year's last day
         ];
         let s = compute_statistics(&rows, &cat, 2026);
         let gf = s
@@ -1363,7 +1381,7 @@ mod tests {
             .iter()
             .find(|f| f.kind == "行政规范性文件")
             .unwrap();
-        assert_eq!((gf.issued, gf.abolished, gf.in_force), (2, 2, 2));
+        assert_eq!((gf.issued, gf.abolished, gf.in_force), (2, 2, 3));
         let gz = s.table_two.iter().find(|f| f.kind == "规章").unwrap();
         assert_eq!((gz.issued, gz.abolished, gz.in_force), (1, 0, 1));
         assert_eq!(s.late, 1);
@@ -1373,7 +1391,12 @@ mod tests {
         );
         assert_eq!(
             s.by_year,
-            vec![("2025".into(), 2), ("2026".into(), 4), ("2027".into(), 1)]
+            vec![
+                ("2021".into(), 2),
+                ("2025".into(), 2),
+                ("2026".into(), 4),
+                ("2027".into(), 1)
+            ]
         );
         assert_eq!(s.by_month.iter().map(|x| x.1).sum::<i64>(), 4);
         assert_eq!(s.by_month[0], ("2026-01".into(), 2));

@@ -93,7 +93,7 @@ macro_rules! doc_columns {
     date_formed, attribute, withheld_reason, column_code, body, summary, index_no, \
     date_published, validity, created_by, created_at, updated_at, interprets, interpretation, \
     confidential_findings, timeliness_days, late, timeliness_provisional, abolished_on, \
-    abolish_reason, search_seq"
+    abolish_reason, search_seq, valid_until"
     };
 }
 
@@ -129,6 +129,7 @@ fn doc_from_row(r: &AnyRow) -> Result<DocRow, sqlx::Error> {
             column: r.try_get("column_code")?,
             body: r.try_get("body")?,
             summary: r.try_get("summary")?,
+            valid_until: date(r.try_get("valid_until")?)?,
         },
         index_no: r.try_get("index_no")?,
         date_published: date(r.try_get("date_published")?)?,
@@ -159,7 +160,7 @@ pub async fn insert_document(conn: &mut AnyConnection, d: &DocRow) -> Result<(),
         doc_columns!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
          $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, \
-         $28, $29)"
+         $28, $29, $30)"
     ))
     .bind(&d.id)
     .bind(&d.unit)
@@ -190,6 +191,7 @@ pub async fn insert_document(conn: &mut AnyConnection, d: &DocRow) -> Result<(),
     .bind(d.abolished_on.map(iso))
     .bind(&d.abolish_reason)
     .bind(d.search_seq)
+    .bind(f.valid_until.map(iso))
     .execute(conn)
     .await?;
     Ok(())
@@ -214,7 +216,7 @@ pub async fn update_document(
          validity = $16, updated_at = $17, interprets = $18, interpretation = $19, \
          confidential_findings = $20, timeliness_days = $21, late = $22, \
          timeliness_provisional = $23, abolished_on = $24, abolish_reason = $25, \
-         search_seq = $26 WHERE id = $1 AND state = $27 AND updated_at = $28",
+         search_seq = $26, valid_until = $27 WHERE id = $1 AND state = $28 AND updated_at = $29",
     )
     .bind(&d.id)
     .bind(d.state.as_str())
@@ -242,6 +244,7 @@ pub async fn update_document(
     .bind(d.abolished_on.map(iso))
     .bind(&d.abolish_reason)
     .bind(d.search_seq)
+    .bind(f.valid_until.map(iso))
     .bind(expect.0.as_str())
     .bind(expect.1)
     .execute(conn)
@@ -411,6 +414,29 @@ pub async fn provisional_timeliness_page(
     unit_page(conn, sql, unit, after_id, limit).await
 }
 
+/// Published documents of `unit` after `after_id` (in id order) still
+/// marked valid whose last day in force is before `today`: due to expire.
+pub async fn expiring_page(
+    conn: &mut AnyConnection,
+    unit: &str,
+    today: NaiveDate,
+    after_id: &str,
+    limit: i64,
+) -> Result<Vec<DocRow>, sqlx::Error> {
+    let sql = unit_page_sql!(
+        "validity = 'valid' AND valid_until IS NOT NULL AND valid_until < $4 \
+         AND state = 'published'"
+    );
+    let rows = sqlx::query(sql)
+        .bind(unit)
+        .bind(after_id)
+        .bind(limit)
+        .bind(iso(today))
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(doc_from_row).collect()
+}
+
 /// Public documents changed after search watermark `after`, in order.
 pub async fn changed_since(
     conn: &mut AnyConnection,
@@ -445,8 +471,8 @@ pub async fn insert_version(
     sqlx::query(
         "INSERT INTO document_versions (document_id, version, title, doc_number, subject, \
          publisher, date_formed, attribute, withheld_reason, column_code, body, summary, reason, \
-         created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-         $14, $15)",
+         created_by, created_at, valid_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+         $11, $12, $13, $14, $15, $16)",
     )
     .bind(&d.id)
     .bind(d.version)
@@ -463,6 +489,7 @@ pub async fn insert_version(
     .bind(reason)
     .bind(actor)
     .bind(now_ms())
+    .bind(f.valid_until.map(iso))
     .execute(conn)
     .await?;
     Ok(())
@@ -480,8 +507,8 @@ pub struct VersionRow {
 pub async fn versions(conn: &mut AnyConnection, id: &str) -> Result<Vec<VersionRow>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT version, title, doc_number, subject, publisher, date_formed, attribute, \
-         withheld_reason, column_code, body, summary, reason, created_by, created_at \
-         FROM document_versions WHERE document_id = $1 ORDER BY version",
+         withheld_reason, column_code, body, summary, valid_until, reason, created_by, \
+         created_at FROM document_versions WHERE document_id = $1 ORDER BY version",
     )
     .bind(id)
     .fetch_all(conn)
@@ -504,6 +531,7 @@ pub async fn versions(conn: &mut AnyConnection, id: &str) -> Result<Vec<VersionR
                     column: r.try_get("column_code")?,
                     body: r.try_get("body")?,
                     summary: r.try_get("summary")?,
+                    valid_until: date(r.try_get("valid_until")?)?,
                 },
                 reason: r.try_get("reason")?,
                 created_by: r.try_get("created_by")?,
@@ -608,12 +636,14 @@ pub struct StatRow {
     pub column: String,
     pub date_published: NaiveDate,
     pub abolished_on: Option<NaiveDate>,
+    /// The last day in force, when the document says so.
+    pub valid_until: Option<NaiveDate>,
     pub late: bool,
 }
 
 pub async fn stat_rows(conn: &mut AnyConnection, unit: &str) -> Result<Vec<StatRow>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT column_code, date_published, abolished_on, late FROM documents \
+        "SELECT column_code, date_published, abolished_on, valid_until, late FROM documents \
          WHERE unit = $1 AND state IN ('published', 'abolished') AND date_published IS NOT NULL",
     )
     .bind(unit)
@@ -626,6 +656,7 @@ pub async fn stat_rows(conn: &mut AnyConnection, unit: &str) -> Result<Vec<StatR
                 date_published: date(r.try_get("date_published")?)?
                     .ok_or_else(|| decode_err("date_published".into()))?,
                 abolished_on: date(r.try_get("abolished_on")?)?,
+                valid_until: date(r.try_get("valid_until")?)?,
                 late: r.try_get::<i64, _>("late")? != 0,
             })
         })
@@ -913,6 +944,7 @@ fn group_json(changes: &[Change<'_>]) -> (String, String) {
             column_code: &f.column,
             body: &f.body,
             summary: &f.summary,
+            valid_until: f.valid_until.map(iso),
         });
         docs.push(GroupDoc {
             id: &d.id,
@@ -1011,6 +1043,7 @@ struct GroupFields<'a> {
     column_code: &'a str,
     body: &'a str,
     summary: &'a str,
+    valid_until: Option<String>,
 }
 
 /// An index-number counter a group advances, as the expecting write
@@ -1046,7 +1079,8 @@ struct GroupEvent<'a> {
 const GROUP_CTES: &str = "x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(\
             id text, state text, version bigint, fields boolean, title text, doc_number text, \
             subject text, publisher text, date_formed text, attribute text, \
-            withheld_reason text, column_code text, body text, summary text, index_no text, \
+            withheld_reason text, column_code text, body text, summary text, valid_until text, \
+            index_no text, \
             date_published text, validity text, updated_at bigint, interprets text, \
             interpretation text, confidential_findings text, timeliness_days bigint, \
             late bigint, timeliness_provisional bigint, abolished_on text, abolish_reason text, \
@@ -1065,6 +1099,7 @@ const GROUP_CTES: &str = "x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x
             column_code = CASE WHEN x.fields THEN x.column_code ELSE d.column_code END, \
             body = CASE WHEN x.fields THEN x.body ELSE d.body END, \
             summary = CASE WHEN x.fields THEN x.summary ELSE d.summary END, \
+            valid_until = CASE WHEN x.fields THEN x.valid_until ELSE d.valid_until END, \
             index_no = x.index_no, date_published = x.date_published, \
             validity = x.validity, updated_at = x.updated_at, interprets = x.interprets, \
             interpretation = x.interpretation, confidential_findings = x.confidential_findings, \
@@ -1074,13 +1109,15 @@ const GROUP_CTES: &str = "x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x
             FROM x WHERE d.id = ANY (ARRAY(SELECT id FROM x)) \
             AND d.id = x.id AND d.state = x.expect_state AND d.updated_at = x.expect_at \
             RETURNING d.id, d.version, d.title, d.doc_number, d.subject, d.publisher, \
-            d.date_formed, d.attribute, d.withheld_reason, d.column_code, d.body, d.summary), \
+            d.date_formed, d.attribute, d.withheld_reason, d.column_code, d.body, d.summary, \
+            d.valid_until), \
          v AS (INSERT INTO document_versions (document_id, version, title, doc_number, subject, \
             publisher, date_formed, attribute, withheld_reason, column_code, body, summary, \
-            reason, created_by, created_at) \
+            valid_until, reason, created_by, created_at) \
             SELECT u.id, u.version, u.title, u.doc_number, u.subject, u.publisher, u.date_formed, \
-            u.attribute, u.withheld_reason, u.column_code, u.body, u.summary, x.v_reason, \
-            x.v_actor, x.v_at FROM x JOIN u ON u.id = x.id WHERE x.v_reason IS NOT NULL), \
+            u.attribute, u.withheld_reason, u.column_code, u.body, u.summary, u.valid_until, \
+            x.v_reason, x.v_actor, x.v_at FROM x JOIN u ON u.id = x.id \
+            WHERE x.v_reason IS NOT NULL), \
          h AS (INSERT INTO document_history (document_id, action, actor, from_state, to_state, \
             comment, at) SELECT x.id, x.h_action, x.h_actor, x.h_from, x.h_to, x.h_comment, x.h_at \
             FROM x JOIN u ON u.id = x.id), \
@@ -1246,6 +1283,7 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String, u64)
         ("column_code", Val::S(f.column.clone())),
         ("body", Val::S(f.body.clone())),
         ("summary", Val::S(f.summary.clone())),
+        ("valid_until", Val::OS(f.valid_until.map(iso))),
     ];
     let sets = [
         ("state", Val::S(d.state.as_str().into())),
@@ -1286,7 +1324,7 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String, u64)
     // A version copies the row as just written, fields included: PostgreSQL
     // from the UPDATE's RETURNING, SQLite from the row itself.
     let version_cols = "version, title, doc_number, subject, publisher, date_formed, attribute, \
-         withheld_reason, column_code, body, summary";
+         withheld_reason, column_code, body, summary, valid_until";
     let version = c.version.map(|(reason, actor)| {
         let reason = p.add(Val::S(reason.into()));
         let actor = p.add(Val::S(actor.into()));

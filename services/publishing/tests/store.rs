@@ -173,6 +173,7 @@ fn doc(id: &str, unit: &str) -> DocRow {
         column: "gzzj".to_owned(),
         body: "正文".to_owned(),
         summary: "摘要".to_owned(),
+        valid_until: None,
     };
     let mut d = DocRow::draft(
         id.to_owned(),
@@ -210,6 +211,7 @@ fn full_doc(id: &str, unit: &str) -> DocRow {
         column: "zcwj".to_owned(),
         body,
         summary: "一、强化组织领导 将政务公开工作纳入目标考核体系…".to_owned(),
+        valid_until: Some(ymd(2029, 2, 28)),
     };
     d.index_no = Some("003159085/2026-00042".to_owned());
     d.date_published = Some(ymd(2024, 12, 31));

@@ -46,6 +46,7 @@ pub struct RawFields {
     pub column: String,
     pub body: String,
     pub summary: String,
+    pub valid_until: String,
 }
 
 /// Validated metadata of one version of a document.
@@ -61,6 +62,10 @@ pub struct Fields {
     pub column: String,
     pub body: String,
     pub summary: String,
+    /// 有效期至: the last day the document is in force, when it says so
+    /// (normative documents commonly run for five years); past it the
+    /// document is expired.
+    pub valid_until: Option<NaiveDate>,
 }
 
 /// Input refused: the field and the rule.
@@ -164,6 +169,18 @@ pub fn validate(
     if date_formed < NaiveDate::from_ymd_opt(1949, 10, 1).unwrap_or(NaiveDate::MIN) {
         return Err(err("fields.date_formed", "before 1949-10-01"));
     }
+    let valid_until = match raw.valid_until.trim() {
+        "" => None,
+        d => Some(parse_date("fields.valid_until", d)?),
+    };
+    if let Some(d) = valid_until
+        && d < date_formed
+    {
+        return Err(err(
+            "fields.valid_until",
+            format!("{d} is before the date formed {date_formed}"),
+        ));
+    }
     let attribute = raw.attribute.ok_or_else(|| {
         err(
             "fields.attribute",
@@ -223,6 +240,7 @@ pub fn validate(
         column,
         body: raw.body.clone(),
         summary,
+        valid_until,
     })
 }
 
@@ -284,6 +302,20 @@ mod tests {
             "一、强化组织领导 将政务公开工作纳入目标考核体系。"
         );
         assert_eq!(f.doc_number.as_deref(), Some("南教〔2026〕6号"));
+        assert_eq!(f.valid_until, None, "no end unless given");
+    }
+
+    #[test]
+    fn a_validity_end_may_be_any_day_from_the_date_formed() {
+        let mut r = raw();
+        for (given, kept) in [("2026-03-02", (2026, 3, 2)), (" 2031-03-01 ", (2031, 3, 1))] {
+            r.valid_until = given.into();
+            let f = check(&r).unwrap();
+            assert_eq!(
+                f.valid_until,
+                NaiveDate::from_ymd_opt(kept.0, kept.1, kept.2)
+            );
+        }
     }
 
     #[test]
@@ -344,6 +376,16 @@ mod tests {
                 Box::new(|r| r.body = "x\u{0}y".into()),
                 "fields.body",
                 "control",
+            ),
+            (
+                Box::new(|r| r.valid_until = "2031-02-29".into()),
+                "fields.valid_until",
+                "real calendar date",
+            ),
+            (
+                Box::new(|r| r.valid_until = "2026-03-01".into()),
+                "fields.valid_until",
+                "before the date formed 2026-03-02",
             ),
         ];
         for (mutate, field, rule) in cases {

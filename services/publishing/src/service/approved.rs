@@ -139,6 +139,7 @@ mod tests {
             column: "gzzj".into(),
             body: "x".repeat(body_len),
             summary: String::new(),
+            valid_until: None,
         };
         let mut d = DocRow::draft(
             id.into(),
