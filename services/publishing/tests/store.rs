@@ -72,6 +72,7 @@ conformance! {
     published_page => case_published_page,
     provisional_timeliness_page => case_provisional_timeliness_page,
     interpretations_ahead => case_interpretations_ahead,
+    expiring_page => case_expiring_page,
     versions_and_history => case_versions_and_history,
     custom_columns => case_custom_columns,
     stat_rows => case_stat_rows,
@@ -876,6 +877,73 @@ async fn case_provisional_timeliness_page(db: &Db) -> Result<()> {
     );
     let all = store::provisional_timeliness_page(&mut conn, unit, "", 100).await?;
     assert_eq!(ids(&all), ["t01", "t03"]);
+    Ok(())
+}
+
+async fn case_expiring_page(db: &Db) -> Result<()> {
+    let unit = "340823.jyj";
+    // (id, unit, state, validity, last day in force)
+    let docs = [
+        (
+            "e3",
+            unit,
+            State::Published,
+            "valid",
+            Some(ymd(2026, 9, 30)),
+        ),
+        (
+            "e1",
+            unit,
+            State::Published,
+            "valid",
+            Some(ymd(2026, 6, 30)),
+        ),
+        (
+            "e2",
+            unit,
+            State::Published,
+            "valid",
+            Some(ymd(2026, 9, 29)),
+        ),
+        // The last day itself is still in force.
+        (
+            "k1",
+            unit,
+            State::Published,
+            "valid",
+            Some(ymd(2026, 10, 1)),
+        ),
+        ("k2", unit, State::Published, "valid", None),
+        (
+            "k3",
+            unit,
+            State::Published,
+            "expired",
+            Some(ymd(2026, 6, 30)),
+        ),
+        ("k4", unit, State::Approved, "valid", Some(ymd(2026, 6, 30))),
+        (
+            "k5",
+            "340823.jishan",
+            State::Published,
+            "valid",
+            Some(ymd(2026, 6, 30)),
+        ),
+    ];
+    for (id, u, state, validity, until) in docs {
+        let mut d = doc(id, u);
+        d.state = state;
+        d.validity = validity.into();
+        d.fields.valid_until = until;
+        insert(db, &d).await?;
+    }
+    let today = ymd(2026, 10, 1);
+    let mut conn = db.read().acquire().await?;
+    let first = store::expiring_page(&mut conn, unit, today, "", 2).await?;
+    assert_eq!(ids(&first), ["e1", "e2"]);
+    assert_eq!(first[0].fields.valid_until, Some(ymd(2026, 6, 30)));
+    let rest = store::expiring_page(&mut conn, unit, today, "e2", 2).await?;
+    assert_eq!(ids(&rest), ["e3"]);
     Ok(())
 }
 
