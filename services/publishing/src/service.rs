@@ -186,6 +186,40 @@ async fn write_if_unchanged(
     }
 }
 
+/// Commits in `tx` what the calendar changed in `doc` (no new version),
+/// with its history entry and events, if the row is still as read
+/// (`read`); `Ok(false)`, with nothing written, when someone changed the
+/// document meanwhile: the next pass looks at it again.
+async fn commit_calendar_change(
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    backend: gongkai_kernel::db::Backend,
+    doc: &DocRow,
+    read: (State, i64),
+    history: &HistoryRow,
+    events: &[gongkai_kernel::outbox::OutboxRow],
+) -> Result<bool, ApiError> {
+    let written = store::write_change(
+        &mut tx,
+        backend,
+        &store::Change {
+            doc,
+            expect_state: read.0,
+            expect_updated_at: read.1,
+            fields_changed: false,
+            version: None,
+            history,
+            events,
+        },
+    )
+    .await?;
+    if written {
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(written)
+}
+
 fn map_unique(e: sqlx::Error, doc_number: Option<&str>) -> ApiError {
     if is_unique_violation(&e) {
         let c = violated_constraint(&e);

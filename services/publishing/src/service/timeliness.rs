@@ -3,7 +3,7 @@
 
 use gongkai_kernel::ApiError;
 
-use super::{Publishing, next_stamp};
+use super::{Publishing, commit_calendar_change, next_stamp};
 use crate::events;
 use crate::store::{self, HistoryRow};
 
@@ -72,26 +72,10 @@ impl Publishing {
                     ),
                     at: doc.updated_at,
                 };
-                let mut tx = self.db.begin().await?;
-                let written = store::write_change(
-                    &mut tx,
-                    self.db.backend(),
-                    &store::Change {
-                        doc: &doc,
-                        expect_state: read.0,
-                        expect_updated_at: read.1,
-                        fields_changed: false,
-                        version: None,
-                        history: &history,
-                        events: &out,
-                    },
-                )
-                .await?;
-                if written {
-                    tx.commit().await?;
+                let tx = self.db.begin().await?;
+                if commit_calendar_change(tx, self.db.backend(), &doc, read, &history, &out).await?
+                {
                     changed += 1;
-                } else {
-                    tx.rollback().await?;
                 }
             }
             if !full {

@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 use gongkai_kernel::ApiError;
 
-use super::{Publishing, next_stamp};
+use super::{Publishing, commit_calendar_change, next_stamp};
 use crate::domain::workflow::State;
 use crate::events;
 use crate::store::{self, HistoryRow};
@@ -52,25 +52,9 @@ impl Publishing {
                     comment: format!("in force until {until}"),
                     at: doc.updated_at,
                 };
-                let written = store::write_change(
-                    &mut tx,
-                    self.db.backend(),
-                    &store::Change {
-                        doc: &doc,
-                        expect_state: read.0,
-                        expect_updated_at: read.1,
-                        fields_changed: false,
-                        version: None,
-                        history: &history,
-                        events: &out,
-                    },
-                )
-                .await?;
-                if written {
-                    tx.commit().await?;
+                if commit_calendar_change(tx, self.db.backend(), &doc, read, &history, &out).await?
+                {
                     expired += 1;
-                } else {
-                    tx.rollback().await?;
                 }
             }
             if !full {
