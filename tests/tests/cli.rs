@@ -224,7 +224,8 @@ async fn init_import_search_and_scan() -> anyhow::Result<()> {
 
 /// `doc interpretations-due`: a policy document published ahead of its
 /// interpretation (a lag allowed) is listed with its due date, and how
-/// late it is, until the interpretation is out.
+/// late it is, until the interpretation is out. The policy document carries
+/// its last day in force (`--valid-until`).
 #[tokio::test]
 async fn interpretations_due_are_listed_until_released() -> anyhow::Result<()> {
     let nats = Nats::start().await?;
@@ -250,8 +251,8 @@ async fn interpretations_due_are_listed_until_released() -> anyhow::Result<()> {
     };
     let editor = run(&["token", "issue", "--sub", "信息员", "--role", "editor"]).await?;
     let reviewer = run(&["token", "issue", "--sub", "审核员", "--role", "reviewer"]).await?;
-    let create = async |column: &str, title: &str| {
-        run(&[
+    let create = async |column: &str, title: &str, extra: &[&str]| {
+        let mut args = vec![
             "doc",
             "create",
             "--token",
@@ -264,11 +265,22 @@ async fn interpretations_due_are_listed_until_released() -> anyhow::Result<()> {
             "2026-09-01",
             "--body",
             "关于规范校外培训的若干规定。",
-        ])
-        .await
+        ];
+        args.extend_from_slice(extra);
+        run(&args).await
     };
-    let policy = create("gfxwj", "南陵县校外培训管理办法").await?;
-    let interp = create("zcjd", "《南陵县校外培训管理办法》政策解读").await?;
+    let policy = create(
+        "gfxwj",
+        "南陵县校外培训管理办法",
+        &["--valid-until", "2031-08-31"],
+    )
+    .await?;
+    let interp = create("zcjd", "《南陵县校外培训管理办法》政策解读", &[]).await?;
+    let shown = run(&["doc", "show", "--token", &editor, &policy]).await?;
+    assert!(
+        shown.contains("valid_until:    2031-08-31"),
+        "the last day in force is kept: {shown}"
+    );
     run(&["doc", "link", "--token", &editor, &policy, &interp]).await?;
     for id in [&policy, &interp] {
         run(&["doc", "submit", "--token", &editor, id]).await?;
