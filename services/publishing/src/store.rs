@@ -1080,8 +1080,7 @@ const GROUP_CTES: &str = "x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x
             id text, state text, version bigint, fields boolean, title text, doc_number text, \
             subject text, publisher text, date_formed text, attribute text, \
             withheld_reason text, column_code text, body text, summary text, valid_until text, \
-            index_no text, \
-            date_published text, validity text, updated_at bigint, interprets text, \
+            index_no text, date_published text, validity text, updated_at bigint, interprets text, \
             interpretation text, confidential_findings text, timeliness_days bigint, \
             late bigint, timeliness_provisional bigint, abolished_on text, abolish_reason text, \
             search_seq bigint, expect_state text, expect_at bigint, v_reason text, v_actor text, \
