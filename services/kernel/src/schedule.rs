@@ -25,9 +25,13 @@ where
     F: FnMut(chrono::NaiveDate) -> Fut + Send + 'static,
     Fut: Future<Output = Result<usize, ApiError>> + Send,
 {
+    use tracing::Instrument as _;
     tokio::spawn(async move {
         loop {
-            match pass(today_cst()).await {
+            // Each pass is a trace of its own: what it writes and the events
+            // it emits carry it.
+            let span = tracing::info_span!("periodic pass", pass = done);
+            match pass(today_cst()).instrument(span).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(n, "{done}"),
                 Err(e) => tracing::warn!(error = %e, "scheduled pass failed: {done}"),
