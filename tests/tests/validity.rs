@@ -128,8 +128,12 @@ async fn documents_expire(database_url: &str) -> anyhow::Result<()> {
     let e = pb::Event::decode(events[0].payload.clone())?;
     let p = pb::DocumentChanged::decode(e.payload.as_slice())?;
     assert_eq!(
-        (p.document_id.as_str(), p.validity.as_str()),
-        (ended.as_str(), "expired")
+        (
+            p.document_id.as_str(),
+            p.validity.as_str(),
+            p.valid_until.as_str()
+        ),
+        (ended.as_str(), "expired", "2026-09-30")
     );
 
     // Search finds it under its new validity.
@@ -159,7 +163,7 @@ async fn documents_expire(database_url: &str) -> anyhow::Result<()> {
 
     // The parent's catalogue follows.
     let county_public = county.client("").await?;
-    eventually(20, || {
+    let entry_until = eventually(20, || {
         let mut c = county_public.clone();
         let ended = ended.clone();
         async move {
@@ -172,7 +176,9 @@ async fn documents_expire(database_url: &str) -> anyhow::Result<()> {
                 .find(|e| e.document_id == ended && e.validity == "expired"))
         }
     })
-    .await?;
+    .await?
+    .valid_until;
+    assert_eq!(entry_until, "2026-09-30");
 
     // Table 二: issued three this year, none abolished, two in force at
     // the year's end.

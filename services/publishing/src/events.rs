@@ -39,6 +39,11 @@ pub fn changed_payload(unit_name: &str, d: &DocRow) -> DocumentChanged {
         abolished_on: d.abolished_on.map(|x| x.to_string()).unwrap_or_default(),
         abolish_reason: d.abolish_reason.clone().unwrap_or_default(),
         body_chars: d.fields.body.chars().count() as i64,
+        valid_until: d
+            .fields
+            .valid_until
+            .map(|x| x.to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -188,6 +193,7 @@ impl EventHandler for CatalogBuilder {
                 validity: p.validity,
                 column: p.column,
                 version: p.version,
+                valid_until: p.valid_until,
                 event_time: event.time_unix_ms,
             },
         )

@@ -506,6 +506,7 @@ impl PublishingApi for GrpcAdapter {
                     validity: c.validity,
                     column: c.column,
                     version: c.version,
+                    valid_until: c.valid_until,
                 })
                 .collect(),
         }))

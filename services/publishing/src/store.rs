@@ -678,6 +678,8 @@ pub struct CatalogRow {
     #[sqlx(rename = "column_code")]
     pub column: String,
     pub version: i64,
+    /// YYYY-MM-DD; empty: no end given.
+    pub valid_until: String,
     pub event_time: i64,
 }
 
@@ -686,14 +688,14 @@ pub struct CatalogRow {
 pub async fn upsert_catalog(conn: &mut AnyConnection, c: &CatalogRow) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "INSERT INTO subtree_catalog (document_id, unit, unit_name, index_no, title, summary, \
-         date_formed, date_published, validity, column_code, version, event_time) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         date_formed, date_published, validity, column_code, version, event_time, valid_until) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
          ON CONFLICT (document_id) DO UPDATE SET unit = excluded.unit, \
          unit_name = excluded.unit_name, index_no = excluded.index_no, title = excluded.title, \
          summary = excluded.summary, date_formed = excluded.date_formed, \
          date_published = excluded.date_published, validity = excluded.validity, \
          column_code = excluded.column_code, version = excluded.version, \
-         event_time = excluded.event_time \
+         event_time = excluded.event_time, valid_until = excluded.valid_until \
          WHERE subtree_catalog.version < excluded.version \
             OR (subtree_catalog.version = excluded.version \
                 AND subtree_catalog.event_time <= excluded.event_time)",
@@ -710,6 +712,7 @@ pub async fn upsert_catalog(conn: &mut AnyConnection, c: &CatalogRow) -> Result<
     .bind(&c.column)
     .bind(c.version)
     .bind(c.event_time)
+    .bind(&c.valid_until)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() > 0)
@@ -738,7 +741,8 @@ pub async fn list_catalog(
         .await?;
     let rows: Vec<CatalogRow> = sqlx::query_as(concat!(
         "SELECT document_id, unit, unit_name, index_no, title, summary, date_formed, \
-         date_published, validity, column_code, version, event_time FROM subtree_catalog",
+         date_published, validity, column_code, version, event_time, valid_until \
+         FROM subtree_catalog",
         filter!(),
         " ORDER BY date_published DESC, document_id LIMIT $3 OFFSET $4"
     ))

@@ -273,6 +273,7 @@ fn changed(id: &str, unit: &str, version: i64, title: &str) -> DocumentChanged {
         abolished_on: String::new(),
         abolish_reason: String::new(),
         body_chars: 1234,
+        valid_until: "2031-03-01".to_owned(),
     }
 }
 
@@ -300,6 +301,7 @@ fn cat(id: &str, unit: &str, date_published: &str, version: i64, time: i64) -> C
         validity: "有效".to_owned(),
         column: "zcwj".to_owned(),
         version,
+        valid_until: String::new(),
         event_time: time,
     }
 }
@@ -1427,6 +1429,7 @@ async fn case_idempotent_consumer(db: &Db) -> Result<()> {
             validity: "有效".to_owned(),
             column: "zcwj".to_owned(),
             version: 3,
+            valid_until: "2031-03-01".to_owned(),
             event_time: 1_767_225_600_500,
         }
     );
