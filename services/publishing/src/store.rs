@@ -382,13 +382,24 @@ async fn unit_page(
     after_id: &str,
     limit: i64,
 ) -> Result<Vec<DocRow>, sqlx::Error> {
-    let rows = sqlx::query(sql)
-        .bind(unit)
-        .bind(after_id)
-        .bind(limit)
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(doc_from_row).collect()
+    keyset_page(conn, sql, (unit, after_id, limit), None, doc_from_row).await
+}
+
+/// One page of rows by a statement taking `$1` the unit, `$2` the last key
+/// of the page before and `$3` the page size (`at`), and `$4` when `extra`
+/// is given; each row read by `row`.
+async fn keyset_page<T>(
+    conn: &mut AnyConnection,
+    sql: &'static str,
+    at: (&str, &str, i64),
+    extra: Option<String>,
+    row: fn(&AnyRow) -> Result<T, sqlx::Error>,
+) -> Result<Vec<T>, sqlx::Error> {
+    let mut q = sqlx::query(sql).bind(at.0).bind(at.1).bind(at.2);
+    if let Some(x) = extra {
+        q = q.bind(x);
+    }
+    q.fetch_all(conn).await?.iter().map(row).collect()
 }
 
 /// Published (not abolished) documents after `after_id`, for the scan.
@@ -427,14 +438,8 @@ pub async fn expiring_page(
         "validity = 'valid' AND valid_until IS NOT NULL AND valid_until < $4 \
          AND state = 'published'"
     );
-    let rows = sqlx::query(sql)
-        .bind(unit)
-        .bind(after_id)
-        .bind(limit)
-        .bind(iso(today))
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(doc_from_row).collect()
+    let at = (unit, after_id, limit);
+    keyset_page(conn, sql, at, Some(iso(today)), doc_from_row).await
 }
 
 /// Public documents changed after search watermark `after`, in order.

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row as _};
 
-use super::{date, decode_err, iso};
+use super::{date, decode_err, iso, keyset_page};
 use crate::domain::workflow::State;
 
 /// A published policy document and its linked interpretation, released
@@ -62,22 +62,6 @@ fn from_row(r: &AnyRow) -> Result<PolicyAhead, sqlx::Error> {
     })
 }
 
-async fn page(
-    conn: &mut AnyConnection,
-    sql: &'static str,
-    unit: &str,
-    after_policy: &str,
-    limit: i64,
-) -> Result<Vec<PolicyAhead>, sqlx::Error> {
-    let rows = sqlx::query(sql)
-        .bind(unit)
-        .bind(after_policy)
-        .bind(limit)
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(from_row).collect()
-}
-
 /// Published policy documents whose interpretation came, or is to come,
 /// after them and has not been judged yet.
 pub async fn unjudged_page(
@@ -90,7 +74,7 @@ pub async fn unjudged_page(
         "c.policy_id IS NULL \
          AND (i.date_published IS NULL OR i.date_published > p.date_published)"
     );
-    page(conn, sql, unit, after_policy, limit).await
+    keyset_page(conn, sql, (unit, after_policy, limit), None, from_row).await
 }
 
 /// Published policy documents whose interpretation is not released yet,
@@ -102,7 +86,7 @@ pub async fn outstanding_page(
     limit: i64,
 ) -> Result<Vec<PolicyAhead>, sqlx::Error> {
     let sql = policy_ahead_sql!("i.date_published IS NULL");
-    page(conn, sql, unit, after_policy, limit).await
+    keyset_page(conn, sql, (unit, after_policy, limit), None, from_row).await
 }
 
 /// The judgement of one interpretation's release.
