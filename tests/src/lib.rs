@@ -82,6 +82,19 @@ impl Node {
     }
 
     /// As `start_in`, with a last word on the node's configuration.
+    /// A node reading its working-day calendars from `calendar_dir`, where
+    /// a year may be missing (RULES §6).
+    pub async fn start_with_calendar(
+        unit: &str,
+        nats: &Nats,
+        cfg: gongkai_publishing::Config,
+        data: tempfile::TempDir,
+        calendar_dir: &Path,
+    ) -> anyhow::Result<Node> {
+        let cal = calendar_dir.to_path_buf();
+        Self::start_custom(unit, nats, cfg, data, move |n| n.calendar_dir = cal).await
+    }
+
     pub async fn start_custom(
         unit: &str,
         nats: &Nats,
@@ -423,6 +436,19 @@ pub async fn publish_new(
         .into_inner();
     anyhow::ensure!(!p.blocked, "publish blocked: {:?}", p.findings);
     p.document.context("document in response")
+}
+
+/// The year's notice arrives: `deploy/calendar/<year>.toml` copied into
+/// the calendar directory `dir`.
+pub fn add_calendar_year(dir: &Path, year: i32) -> std::io::Result<()> {
+    let file = format!("{year}.toml");
+    std::fs::copy(
+        gongkai_testkit::workspace_root()
+            .join("deploy/calendar")
+            .join(&file),
+        dir.join(file),
+    )
+    .map(|_| ())
 }
 
 /// A policy document (column 规范性文件) and its interpretation (政策解读),

@@ -320,20 +320,14 @@ async fn provisional_timeliness_settled(database_url: &str) -> anyhow::Result<()
     let nats = Nats::start().await?;
     let calendars = tempfile::tempdir()?;
     let dir = calendars.path().to_path_buf();
-    let start = |data: tempfile::TempDir| {
-        let (nats, cal) = (&nats, dir.clone());
-        async move {
-            Node::start_custom(
-                "340823.edu",
-                nats,
-                publishing_config(database_url),
-                data,
-                move |n| {
-                    n.calendar_dir = cal;
-                },
-            )
-            .await
-        }
+    let start = |data| {
+        Node::start_with_calendar(
+            "340823.edu",
+            &nats,
+            publishing_config(database_url),
+            data,
+            &dir,
+        )
     };
     // No 2026.toml yet: every weekday counts as a working day.
     let mut node = start(tempfile::tempdir()?).await?;
@@ -370,10 +364,7 @@ async fn provisional_timeliness_settled(database_url: &str) -> anyhow::Result<()
     node.stop().await?;
 
     // The year's notice arrives as its file; the node starts again.
-    std::fs::copy(
-        gongkai_testkit::workspace_root().join("deploy/calendar/2026.toml"),
-        dir.join("2026.toml"),
-    )?;
+    add_calendar_year(&dir, 2026)?;
     let mut node = start(node.data).await?;
     let mut admin = node.client(&node.token("wang", Role::Admin)).await?;
     let mut after = Vec::new();

@@ -31,6 +31,15 @@ async fn publish(client: &mut Client, id: &str, date: &str) -> anyhow::Result<()
     Ok(())
 }
 
+/// The unit's interpretations still to come, as its editor lists them.
+async fn still_to_come(editor: &mut Client) -> anyhow::Result<Vec<pb::InterpretationDue>> {
+    Ok(editor
+        .list_interpretations_due(pb::ListInterpretationsDueRequest::default())
+        .await?
+        .into_inner()
+        .items)
+}
+
 async fn last_history(client: &mut Client, id: &str) -> anyhow::Result<(String, String)> {
     let d = client
         .get_document(pb::GetDocumentRequest {
@@ -181,11 +190,7 @@ async fn interpretations_judged(database_url: &str) -> anyhow::Result<()> {
     );
 
     // Still to come: the overdue one first, then the one published today.
-    let list = editor
-        .list_interpretations_due(pb::ListInterpretationsDueRequest { limit: 0 })
-        .await?
-        .into_inner()
-        .items;
+    let list = still_to_come(&mut editor).await?;
     let pending_due = cal.add_working_days(today, 3);
     let rows: Vec<_> = list
         .iter()
@@ -243,11 +248,7 @@ async fn interpretations_judged(database_url: &str) -> anyhow::Result<()> {
     // Released at last: off the list, and not reported a second time; a
     // pass finds nothing more to judge, and neither does a restart.
     publish(&mut editor, &overdue_i, "").await?;
-    let list = editor
-        .list_interpretations_due(pb::ListInterpretationsDueRequest { limit: 0 })
-        .await?
-        .into_inner()
-        .items;
+    let list = still_to_come(&mut editor).await?;
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].policy_document_id, pending);
     assert_eq!(svc.judge_interpretations(today).await?, 0);
@@ -279,15 +280,7 @@ async fn a_due_date_without_the_years_calendar_waits_for_it() -> anyhow::Result<
         scheduler_interval_secs: 3600,
         ..publishing_config("")
     };
-    let start = |data: tempfile::TempDir| {
-        let (nats, cal, cfg) = (&nats, dir.clone(), cfg.clone());
-        async move {
-            Node::start_custom("340823.edu", nats, cfg, data, move |n| {
-                n.calendar_dir = cal;
-            })
-            .await
-        }
-    };
+    let start = |data| Node::start_with_calendar("340823.edu", &nats, cfg.clone(), data, &dir);
     let mut node = start(tempfile::tempdir()?).await?;
     let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
     let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
@@ -303,11 +296,7 @@ async fn a_due_date_without_the_years_calendar_waits_for_it() -> anyhow::Result<
             d.late_reported,
         )
     };
-    let list = editor
-        .list_interpretations_due(pb::ListInterpretationsDueRequest::default())
-        .await?
-        .into_inner()
-        .items;
+    let list = still_to_come(&mut editor).await?;
     assert_eq!(
         list.iter().map(listed).collect::<Vec<_>>(),
         [(policy.clone(), "2026-10-14".to_owned(), true, false)]
@@ -320,10 +309,7 @@ async fn a_due_date_without_the_years_calendar_waits_for_it() -> anyhow::Result<
     );
     node.stop().await?;
 
-    std::fs::copy(
-        gongkai_testkit::workspace_root().join("deploy/calendar/2026.toml"),
-        dir.join("2026.toml"),
-    )?;
+    add_calendar_year(&dir, 2026)?;
     let mut node = start(node.data).await?;
     let reports = eventually(20, || async {
         let m = stream_messages(&nats.url, LATE).await?;
@@ -342,11 +328,7 @@ async fn a_due_date_without_the_years_calendar_waits_for_it() -> anyhow::Result<
         (policy.as_str(), "2026-10-13", "")
     );
     let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
-    let list = editor
-        .list_interpretations_due(pb::ListInterpretationsDueRequest::default())
-        .await?
-        .into_inner()
-        .items;
+    let list = still_to_come(&mut editor).await?;
     assert_eq!(
         list.iter().map(listed).collect::<Vec<_>>(),
         [(policy.clone(), "2026-10-13".to_owned(), false, true)]

@@ -658,20 +658,14 @@ async fn signals_queues_and_the_scheduler() -> anyhow::Result<()> {
 async fn provisional_deadlines_are_recomputed_when_the_year_arrives() -> anyhow::Result<()> {
     let nats = Nats::start().await?;
     let calendars = tempfile::tempdir()?;
-    std::fs::copy(
-        gongkai_testkit::workspace_root().join("deploy/calendar/2026.toml"),
-        calendars.path().join("2026.toml"),
-    )?;
     let dir = calendars.path().to_path_buf();
-    let cal = dir.clone();
-    let mut node = Node::start_custom(
+    add_calendar_year(&dir, 2026)?;
+    let mut node = Node::start_with_calendar(
         "340823.edu",
         &nats,
         publishing_config(""),
         tempfile::tempdir()?,
-        move |n| {
-            n.calendar_dir = cal;
-        },
+        &dir,
     )
     .await?;
     let mut public = node.requests_client("").await?;
@@ -714,12 +708,9 @@ async fn provisional_deadlines_are_recomputed_when_the_year_arrives() -> anyhow:
         dir.join("2027.toml"),
         "year = 2027\nsource = \"test\"\n[[holiday]]\nname = \"元旦\"\noff = [\"2027-01-01\", \"2027-01-03\"]\n",
     )?;
-    let data = node.data;
-    let cal = dir.clone();
-    let mut node = Node::start_custom("340823.edu", &nats, publishing_config(""), data, move |n| {
-        n.calendar_dir = cal;
-    })
-    .await?;
+    let mut node =
+        Node::start_with_calendar("340823.edu", &nats, publishing_config(""), node.data, &dir)
+            .await?;
     let mut public = node.requests_client("").await?;
     let st = public
         .get_request_status(pb::GetRequestStatusRequest {
