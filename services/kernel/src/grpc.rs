@@ -4,19 +4,34 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tonic::transport::server::Router;
+use tonic::body::Body;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity, Server, ServerTlsConfig};
+use tower::layer::util::Stack;
+use tower::util::MapResponseLayer;
 
 use crate::config::NodeConfig;
 use crate::telemetry::grpc_server_span;
 
+/// What every server wraps its calls in: [`oversize_as_invalid_argument`].
+pub type Layers = Stack<
+    MapResponseLayer<fn(http::Response<Body>) -> http::Response<Body>>,
+    tower::layer::util::Identity,
+>;
+/// A server as [`server`] builds it.
+pub type GrpcServer = Server<Layers>;
+/// A server with its services, as [`spawn_server`] takes it.
+pub type Router = tonic::transport::server::Router<Layers>;
+
 /// A server whose every call opens a span parented on the caller's trace;
 /// TLS when the node has a certificate.
-pub fn server(node: &NodeConfig) -> anyhow::Result<Server> {
+pub fn server(node: &NodeConfig) -> anyhow::Result<GrpcServer> {
     let mut server = Server::builder()
         .trace_fn(grpc_server_span)
         .timeout(Duration::from_secs(60))
-        .http2_keepalive_interval(Some(Duration::from_secs(30)));
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .layer(MapResponseLayer::new(
+            oversize_as_invalid_argument as fn(http::Response<Body>) -> http::Response<Body>,
+        ));
     if let (Some(cert), Some(key)) = (&node.tls_cert, &node.tls_key) {
         let cert =
             std::fs::read(cert).with_context(|| format!("node.tls_cert {}", cert.display()))?;
@@ -25,6 +40,37 @@ pub fn server(node: &NodeConfig) -> anyhow::Result<Server> {
             server.tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?;
     }
     Ok(server)
+}
+
+/// The start of tonic's own answer to a request over a service's size limit.
+const TOO_LARGE: &str = "Error, decoded message length too large: found ";
+
+/// tonic refuses a request larger than the service's decoding limit itself,
+/// before the service sees it, with OUT_OF_RANGE in its own words. For the
+/// caller it is bad input like any other: INVALID_ARGUMENT saying how large
+/// the request was and how large a request may be.
+fn oversize_as_invalid_argument(res: http::Response<Body>) -> http::Response<Body> {
+    if res.headers().get("grpc-status").map(|v| v.as_bytes()) != Some(b"11") {
+        return res;
+    }
+    let Some(status) = tonic::Status::from_header_map(res.headers()) else {
+        return res;
+    };
+    let Some(rest) = status.message().strip_prefix(TOO_LARGE) else {
+        return res;
+    };
+    // "{found} bytes, the limit is: {limit} bytes"
+    let mut numbers = rest
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty());
+    let (Some(found), Some(limit)) = (numbers.next(), numbers.next()) else {
+        return res;
+    };
+    tonic::Status::invalid_argument(format!(
+        "request: {found} bytes, more than the {limit} bytes a request to this service may \
+         carry"
+    ))
+    .into_http()
 }
 
 /// A client endpoint; `https://` addresses trust `ca` (PEM file) or, without

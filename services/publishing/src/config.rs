@@ -66,6 +66,14 @@ impl Default for Config {
     }
 }
 
+/// The largest request the service decodes: room for a body several times
+/// over its limit, so that an oversized body is refused by the service,
+/// naming `fields.body`; a request larger still is refused before it is
+/// decoded (INVALID_ARGUMENT with both sizes).
+pub fn request_max_bytes(body_max_bytes: usize) -> usize {
+    body_max_bytes.saturating_mul(4).saturating_add(1 << 20)
+}
+
 impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.listen.parse::<std::net::SocketAddr>().is_err() {

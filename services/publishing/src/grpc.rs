@@ -228,10 +228,11 @@ type Res<T> = Result<Response<T>, Status>;
 impl PublishingApi for GrpcAdapter {
     async fn list_columns(
         &self,
-        _req: Request<pb::ListColumnsRequest>,
+        req: Request<pb::ListColumnsRequest>,
     ) -> Res<pb::ListColumnsResponse> {
+        let columns = self.svc.columns_of(&req.into_inner().unit)?;
         Ok(Response::new(pb::ListColumnsResponse {
-            columns: self.svc.columns().iter().map(column_pb).collect(),
+            columns: columns.iter().map(column_pb).collect(),
         }))
     }
 

@@ -175,7 +175,7 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
     ));
 
     let api = PublishingServer::new(grpc::GrpcAdapter::new(service.clone(), rt.keys.clone()))
-        .max_decoding_message_size(cfg.body_max_bytes + 64 * 1024);
+        .max_decoding_message_size(config::request_max_bytes(cfg.body_max_bytes));
     let router = gongkai_kernel::grpc::server(&rt.node)?.add_service(api);
     let (addr, server) = gongkai_kernel::grpc::spawn_server(
         &cfg.listen,

@@ -154,6 +154,10 @@ fn history(action: Action, actor: &str, from: State, to: State, comment: &str) -
 /// Attempts at a change read outside the writer before giving up on a
 /// document others keep changing.
 const RETRIES: usize = 3;
+/// What a document's validity (有效性) can be.
+const VALIDITIES: [&str; 3] = ["valid", "abolished", "expired"];
+/// The longest review comment or reason for a revision or an abolition.
+const NOTE_MAX_CHARS: usize = 2000;
 
 fn conflict(id: &str) -> ApiError {
     ApiError::FailedPrecondition(format!(
@@ -311,6 +315,35 @@ impl Publishing {
         self.catalog_read().columns().to_vec()
     }
 
+    /// The catalogue of `unit` (empty: this node's), which is the only one
+    /// this node keeps.
+    pub fn columns_of(&self, unit: &str) -> Result<Vec<ColumnDef>, ApiError> {
+        let unit = unit.trim();
+        if !unit.is_empty() {
+            let unit =
+                UnitPath::parse(unit).map_err(|e| ApiError::invalid("unit", e.to_string()))?;
+            if unit != self.unit {
+                return Err(ApiError::NotFound(format!(
+                    "unit: this node keeps the catalogue of {} only, not of {unit}",
+                    self.unit
+                )));
+            }
+        }
+        Ok(self.columns())
+    }
+
+    /// `code` if the catalogue has it; the error names `field`.
+    fn known_column(&self, field: &'static str, code: &str) -> Result<(), ApiError> {
+        if self.catalog_read().get(code).is_some() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid(
+                field,
+                format!("no column {code:?} in this unit's catalogue (see ListColumns)"),
+            ))
+        }
+    }
+
     fn column(&self, code: &str) -> Result<ColumnDef, ApiError> {
         self.catalog_read().get(code).cloned().ok_or_else(|| {
             ApiError::invalid(
@@ -353,6 +386,12 @@ impl Publishing {
         col.custom = true;
         col.code = col.code.trim().to_owned();
         col.name = col.name.trim().to_owned();
+        if self.catalog_read().get(&col.code).is_some() {
+            return Err(ApiError::AlreadyExists(format!(
+                "column.code: {} already exists",
+                col.code
+            )));
+        }
         // Validate against a copy first so that a refused column changes nothing.
         let mut candidate = self.catalog_read().clone();
         candidate
@@ -369,7 +408,14 @@ impl Publishing {
                 }
             })?;
         tx.commit().await?;
-        *self.catalog_write() = candidate;
+        // Into the catalogue as it is now, not as copied above: a column
+        // another call added meanwhile stays. Only a column with the same
+        // code could be refused here, and the database has just refused
+        // that one.
+        drop(candidate);
+        if let Err(e) = self.catalog_write().add(col.clone()) {
+            tracing::warn!(code = %col.code, error = %e, "column stored but not added to the catalogue in memory");
+        }
         Ok(col)
     }
 
@@ -412,12 +458,30 @@ impl Publishing {
     }
 
     async fn load(&self, conn: &mut AnyConnection, id: &str) -> Result<DocRow, ApiError> {
-        if uuid::Uuid::parse_str(id).is_err() {
-            return Err(ApiError::invalid("document_id", "not a document id (UUID)"));
+        self.load_named(conn, "document_id", id).await
+    }
+
+    /// The document `id` names; errors name `field`. Ids are given out in
+    /// one spelling, and only that one is taken: another spelling of the
+    /// same UUID would be stored as a different text wherever it is kept.
+    async fn load_named(
+        &self,
+        conn: &mut AnyConnection,
+        field: &'static str,
+        id: &str,
+    ) -> Result<DocRow, ApiError> {
+        if id.is_empty() {
+            return Err(ApiError::invalid(field, "required"));
+        }
+        if !uuid::Uuid::parse_str(id).is_ok_and(|u| u.hyphenated().to_string() == id) {
+            return Err(ApiError::invalid(
+                field,
+                format!("{id:?} is not a document id (a UUID as 8-4-4-4-12 lowercase hex digits)"),
+            ));
         }
         store::get_document(conn, id)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("document_id: no document {id}")))
+            .ok_or_else(|| ApiError::NotFound(format!("{field}: no document {id}")))
     }
 
     fn step(doc: &DocRow, action: Action) -> Result<State, ApiError> {
@@ -430,6 +494,7 @@ impl Publishing {
         id: &str,
         raw: &RawFields,
     ) -> Result<DocRow, ApiError> {
+        self.acting(claims)?;
         require_role(claims, &[Role::Editor, Role::Admin], "edit drafts")?;
         let fields = self.validate(raw)?;
         let mut tx = self.db.begin().await?;
@@ -437,11 +502,7 @@ impl Publishing {
         self.owned(claims, &doc)?;
         let from = doc.state;
         doc.state = Self::step(&doc, Action::Edit)?;
-        if doc.interprets.is_some() && !self.column(&fields.column)?.interpretation {
-            return Err(ApiError::FailedPrecondition(
-                "fields.column: this document is linked as an interpretation; keep it in an interpretation column".into(),
-            ));
-        }
+        self.check_links_kept(&doc, &fields)?;
         let read = (doc.state, doc.updated_at);
         doc.fields = fields;
         doc.confidential_findings = "[]".into();
@@ -454,6 +515,23 @@ impl Publishing {
         .await?;
         tx.commit().await?;
         Ok(doc)
+    }
+
+    /// A linked document stays in a column of its kind: an interpretation
+    /// in an interpretation column, a policy document in a policy column.
+    fn check_links_kept(&self, doc: &DocRow, fields: &Fields) -> Result<(), ApiError> {
+        let column = self.column(&fields.column)?;
+        if doc.interprets.is_some() && !column.interpretation {
+            return Err(ApiError::FailedPrecondition(
+                "fields.column: this document is linked as an interpretation; keep it in an interpretation column".into(),
+            ));
+        }
+        if doc.interpretation.is_some() && !column.policy {
+            return Err(ApiError::FailedPrecondition(
+                "fields.column: this policy document is linked to its interpretation; keep it in a policy column".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The fields to scan: a summary derived from the body would only
@@ -542,6 +620,7 @@ impl Publishing {
     }
 
     pub async fn submit(&self, claims: &Claims, id: &str) -> Result<Outcome, ApiError> {
+        self.acting(claims)?;
         require_role(claims, &[Role::Editor, Role::Admin], "submit documents")?;
         let mut tx = self.db.begin().await?;
         let mut doc = self.load(&mut tx, id).await?;
@@ -590,6 +669,7 @@ impl Publishing {
         comment: &str,
         confidentiality_cleared: bool,
     ) -> Result<DocRow, ApiError> {
+        self.acting(claims)?;
         require_role(claims, &[Role::Reviewer, Role::Admin], "review documents")?;
         let comment = comment.trim();
         if !approve && comment.is_empty() {
@@ -598,6 +678,7 @@ impl Publishing {
                 "required when rejecting: say what to change",
             ));
         }
+        document::paragraphs("comment", comment, NOTE_MAX_CHARS).map_err(invalid)?;
         let mut tx = self.db.begin().await?;
         let mut doc = self.load(&mut tx, id).await?;
         self.owned(claims, &doc)?;
@@ -758,6 +839,7 @@ impl Publishing {
         id: &str,
         date: &str,
     ) -> Result<Outcome, ApiError> {
+        self.acting(claims)?;
         require_role(
             claims,
             &[Role::Editor, Role::Reviewer, Role::Admin],
@@ -801,7 +883,9 @@ impl Publishing {
             let mut conn = self.db.read().acquire().await?;
             let doc = self.load(&mut conn, id).await?;
             self.owned(claims, &doc)?;
-            Self::step(&doc, Action::Publish)?;
+            // Refusals first: a document that cannot be published is not
+            // scanned, so no block is recorded for it.
+            Self::check_publishable(&doc, day)?;
             let mut findings = self.scan_personal(&doc.fields);
             let interp = self.interpretation_of(&mut conn, &doc, true).await?;
             drop(conn);
@@ -884,6 +968,7 @@ impl Publishing {
         reason: &str,
         confidentiality_cleared: bool,
     ) -> Result<Outcome, ApiError> {
+        self.acting(claims)?;
         require_role(
             claims,
             &[Role::Reviewer, Role::Admin],
@@ -896,6 +981,7 @@ impl Publishing {
                 "required: say why the document is revised",
             ));
         }
+        document::paragraphs("reason", reason, NOTE_MAX_CHARS).map_err(invalid)?;
         let fields = self.validate(raw)?;
         if fields.attribute != Attribute::Proactive {
             return Err(ApiError::FailedPrecondition(
@@ -909,6 +995,15 @@ impl Publishing {
             };
             self.owned(claims, &doc)?;
             let to = Self::step(&doc, Action::Revise)?;
+            if let Some(p) = doc.date_published
+                && fields.date_formed > p
+            {
+                return Err(ApiError::invalid(
+                    "fields.date_formed",
+                    format!("{} is after the date published {p}", fields.date_formed),
+                ));
+            }
+            self.check_links_kept(&doc, &fields)?;
             let findings = self.scan_personal(&fields);
             if !findings.is_empty() {
                 return self.blocked(doc, "revise", findings).await;
@@ -976,6 +1071,7 @@ impl Publishing {
         reason: &str,
         date: &str,
     ) -> Result<DocRow, ApiError> {
+        self.acting(claims)?;
         require_role(claims, &[Role::Reviewer, Role::Admin], "abolish documents")?;
         let reason = reason.trim();
         if reason.is_empty() {
@@ -984,6 +1080,7 @@ impl Publishing {
                 "required: say why the document is abolished",
             ));
         }
+        document::paragraphs("reason", reason, NOTE_MAX_CHARS).map_err(invalid)?;
         let day = Self::parse_day("date", date)?;
         for _ in 0..RETRIES {
             let mut doc = {
@@ -1045,16 +1142,21 @@ impl Publishing {
         policy_id: &str,
         interp_id: &str,
     ) -> Result<DocRow, ApiError> {
+        self.acting(claims)?;
         require_role(claims, &[Role::Editor, Role::Admin], "link interpretations")?;
+        let mut tx = self.db.begin().await?;
+        let mut policy = self
+            .load_named(&mut tx, "policy_document_id", policy_id)
+            .await?;
+        let mut interp = self
+            .load_named(&mut tx, "interpretation_document_id", interp_id)
+            .await?;
         if policy_id == interp_id {
             return Err(ApiError::invalid(
                 "interpretation_document_id",
                 "a document cannot interpret itself",
             ));
         }
-        let mut tx = self.db.begin().await?;
-        let mut policy = self.load(&mut tx, policy_id).await?;
-        let mut interp = self.load(&mut tx, interp_id).await?;
         self.owned(claims, &policy)?;
         self.owned(claims, &interp)?;
         if !self.column(&policy.fields.column)?.policy {
@@ -1184,8 +1286,11 @@ impl Publishing {
             0 => 20,
             l => l.min(200),
         };
-        let mut conn = self.db.read().acquire().await?;
         let column = column.trim();
+        if !column.is_empty() {
+            self.known_column("column", column)?;
+        }
+        let mut conn = self.db.read().acquire().await?;
         Ok(store::list_documents(
             &mut conn,
             &store::ListFilter {
@@ -1205,6 +1310,27 @@ impl Publishing {
         }
         if q.text.chars().count() > 200 {
             return Err(ApiError::invalid("text", "at most 200 characters"));
+        }
+        // A filter nothing can match is a mistake to point out, not a
+        // reason to answer with nothing.
+        if let Some(c) = &q.column {
+            self.known_column("column", c)?;
+        }
+        if let Some(v) = &q.validity
+            && !VALIDITIES.contains(&v.as_str())
+        {
+            return Err(ApiError::invalid(
+                "validity",
+                format!("{v:?}: one of {}", VALIDITIES.join(", ")),
+            ));
+        }
+        if let Some(y) = q.year
+            && !(1949..=9999).contains(&y)
+        {
+            return Err(ApiError::invalid(
+                "year",
+                "a year such as 2026, or 0 for any",
+            ));
         }
         self.search.search(q).map_err(|e| match e {
             crate::search::SearchError::BadQuery(m) => ApiError::invalid("text", m),

@@ -47,6 +47,9 @@ pub fn valid_code(code: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
+/// The longest column name: a portal's menu item.
+const NAME_MAX_CHARS: usize = 50;
+
 impl Catalog {
     pub fn parse_toml(text: &str) -> Result<Catalog, String> {
         let f: File = toml::from_str(text).map_err(|e| e.message().to_owned())?;
@@ -67,6 +70,12 @@ impl Catalog {
         }
         if col.name.trim().is_empty() {
             return Err(format!("name of {}: required", col.code));
+        }
+        if col.name.chars().count() > NAME_MAX_CHARS || col.name.chars().any(char::is_control) {
+            return Err(format!(
+                "name of {}: one line of at most {NAME_MAX_CHARS} characters",
+                col.code
+            ));
         }
         if self.by_code.contains_key(&col.code) {
             return Err(format!("code {}: already in the catalogue", col.code));
@@ -172,6 +181,15 @@ mod tests {
                 .contains("no such column")
         );
         assert!(c.add(col("Bad Code", "")).unwrap_err().contains("a-z"));
+        for name in ["栏目\n名称".to_owned(), "栏".repeat(51)] {
+            let e = c
+                .add(ColumnDef {
+                    name,
+                    ..col("named", "")
+                })
+                .unwrap_err();
+            assert!(e.contains("name of named: one line of at most 50"), "{e}");
+        }
         assert!(c.add(col("xyzx", "fdzdgknr")).is_ok());
         let e = Catalog::parse_toml("[[column]]\ncode = \"a\"\nname = \"A\"\nparent = \"b\"\n")
             .unwrap_err();

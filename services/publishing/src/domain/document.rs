@@ -121,6 +121,8 @@ pub fn parse_date(field: &'static str, s: &str) -> Result<NaiveDate, FieldError>
         .map_err(|_| err(field, format!("{s} is not a real calendar date")))
 }
 
+/// Text of paragraphs: line breaks and tabs, but no other control
+/// characters (NUL above all, which PostgreSQL cannot store).
 fn no_controls(field: &'static str, s: &str) -> Result<(), FieldError> {
     if s.chars()
         .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
@@ -129,6 +131,39 @@ fn no_controls(field: &'static str, s: &str) -> Result<(), FieldError> {
     }
     Ok(())
 }
+
+/// Text of one line: at most `max` characters, none of them a control
+/// character (line breaks and tabs included).
+pub fn one_line(field: &'static str, s: &str, max: usize) -> Result<(), FieldError> {
+    if s.chars().count() > max {
+        return Err(err(field, format!("at most {max} characters")));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(err(
+            field,
+            "one line, without control characters (line breaks, tabs, NUL)",
+        ));
+    }
+    Ok(())
+}
+
+/// Text of paragraphs: at most `max` characters, line breaks and tabs
+/// allowed.
+pub fn paragraphs(field: &'static str, s: &str, max: usize) -> Result<(), FieldError> {
+    if s.chars().count() > max {
+        return Err(err(field, format!("at most {max} characters")));
+    }
+    no_controls(field, s)
+}
+
+/// The longest subject (主题分类) and publisher (发布机构).
+const NAME_MAX_CHARS: usize = 100;
+/// The longest 文号.
+const DOC_NUMBER_MAX_CHARS: usize = 100;
+/// The longest legal ground for withholding, and the longest summary.
+const NOTE_MAX_CHARS: usize = 500;
+/// The longest column code.
+const COLUMN_MAX_CHARS: usize = 64;
 
 /// Validates `raw`; `default_publisher` fills an empty publisher, and
 /// `today` bounds the date formed (a document cannot be formed tomorrow).
@@ -148,17 +183,13 @@ pub fn validate(
             format!("at most {} characters", limits.title_max_chars),
         ));
     }
-    no_controls("fields.title", &title)?;
-    if title.contains('\n') {
-        return Err(err("fields.title", "must be one line"));
-    }
-    let doc_number = Some(raw.doc_number.trim().to_owned()).filter(|s| !s.is_empty());
+    one_line("fields.title", &title, limits.title_max_chars)?;
+    let doc_number = Some(super::doc_number::normalize(&raw.doc_number)).filter(|s| !s.is_empty());
     if let Some(n) = &doc_number {
-        if n.chars().count() > 100 {
-            return Err(err("fields.doc_number", "at most 100 characters"));
-        }
-        no_controls("fields.doc_number", n)?;
+        one_line("fields.doc_number", n, DOC_NUMBER_MAX_CHARS)?;
     }
+    let subject = raw.subject.trim().to_owned();
+    one_line("fields.subject", &subject, NAME_MAX_CHARS)?;
     let date_formed = parse_date("fields.date_formed", &raw.date_formed)?;
     if date_formed > today {
         return Err(err(
@@ -188,6 +219,9 @@ pub fn validate(
         )
     })?;
     let withheld_reason = Some(raw.withheld_reason.trim().to_owned()).filter(|s| !s.is_empty());
+    if let Some(w) = &withheld_reason {
+        paragraphs("fields.withheld_reason", w, NOTE_MAX_CHARS)?;
+    }
     match (attribute, &withheld_reason) {
         (Attribute::Withheld, None) => {
             return Err(err(
@@ -207,6 +241,7 @@ pub fn validate(
     if column.is_empty() {
         return Err(err("fields.column", "required"));
     }
+    one_line("fields.column", &column, COLUMN_MAX_CHARS)?;
     if raw.body.len() > limits.body_max_bytes {
         return Err(err(
             "fields.body",
@@ -222,17 +257,18 @@ pub fn validate(
         "" => default_publisher.to_owned(),
         p => p.to_owned(),
     };
+    one_line("fields.publisher", &publisher, NAME_MAX_CHARS)?;
     let summary = match raw.summary.trim() {
         "" => summarize(&raw.body, limits.summary_chars),
-        s if s.chars().count() > 500 => {
-            return Err(err("fields.summary", "at most 500 characters"));
+        s => {
+            paragraphs("fields.summary", s, NOTE_MAX_CHARS)?;
+            s.to_owned()
         }
-        s => s.to_owned(),
     };
     Ok(Fields {
         title,
         doc_number,
-        subject: raw.subject.trim().to_owned(),
+        subject,
         publisher,
         date_formed,
         attribute,
@@ -378,6 +414,64 @@ mod tests {
                 "control",
             ),
             (
+                Box::new(|r| r.title = "a\tb".into()),
+                "fields.title",
+                "one line",
+            ),
+            (
+                Box::new(|r| r.title = "字".repeat(301)),
+                "fields.title",
+                "at most 300 characters",
+            ),
+            (
+                Box::new(|r| r.doc_number = "南教\u{0}〔2026〕6号".into()),
+                "fields.doc_number",
+                "one line",
+            ),
+            (
+                Box::new(|r| r.doc_number = "字".repeat(101)),
+                "fields.doc_number",
+                "at most 100 characters",
+            ),
+            (
+                Box::new(|r| r.subject = "教育\u{0}".into()),
+                "fields.subject",
+                "control characters",
+            ),
+            (
+                Box::new(|r| r.subject = "字".repeat(101)),
+                "fields.subject",
+                "at most 100 characters",
+            ),
+            (
+                Box::new(|r| r.publisher = "县\r教育局".into()),
+                "fields.publisher",
+                "one line",
+            ),
+            (
+                Box::new(|r| {
+                    r.attribute = Some(Attribute::Withheld);
+                    r.withheld_reason = "条例第十四条\u{7}".into();
+                }),
+                "fields.withheld_reason",
+                "control characters",
+            ),
+            (
+                Box::new(|r| r.column = "gz\u{0}zj".into()),
+                "fields.column",
+                "control characters",
+            ),
+            (
+                Box::new(|r| r.summary = "字".repeat(501)),
+                "fields.summary",
+                "at most 500 characters",
+            ),
+            (
+                Box::new(|r| r.summary = "摘要\u{0}".into()),
+                "fields.summary",
+                "control characters",
+            ),
+            (
                 Box::new(|r| r.valid_until = "2031-02-29".into()),
                 "fields.valid_until",
                 "real calendar date",
@@ -395,6 +489,28 @@ mod tests {
             assert_eq!(e.field, field, "{e}");
             assert!(e.rule.contains(rule), "{e}");
         }
+    }
+
+    #[test]
+    fn a_document_number_is_kept_in_the_standard_spelling() {
+        let mut r = raw();
+        r.doc_number = " 南教[2026]第06号 ".into();
+        assert_eq!(
+            check(&r).unwrap().doc_number.as_deref(),
+            Some("南教〔2026〕6号")
+        );
+        r.doc_number = " \u{3000} ".into();
+        assert_eq!(check(&r).unwrap().doc_number, None, "blank is none");
+    }
+
+    #[test]
+    fn paragraphs_may_break_lines_where_one_line_may_not() {
+        let mut r = raw();
+        r.summary = "第一段\n\t第二段".into();
+        r.attribute = Some(Attribute::Withheld);
+        r.withheld_reason = "条例第十四条：\n危及国家安全".into();
+        let f = check(&r).unwrap();
+        assert_eq!(f.summary, "第一段\n\t第二段");
     }
 
     #[test]
