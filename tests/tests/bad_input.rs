@@ -426,3 +426,73 @@ async fn columns_added_together_all_stay() -> anyhow::Result<()> {
     node.stop().await?;
     Ok(())
 }
+
+/// A document approved before a privacy rule came in, then published with
+/// a date before it was formed: the date is refused and nothing recorded,
+/// no privacy block among it; published properly, it is blocked.
+#[tokio::test]
+async fn a_refused_publication_records_no_privacy_block() -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let mut node = Node::start("340823.edu", &nats).await?;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
+    let mut f = summary_fields("学籍通知", "请学号XS20260001的学生到教务处领取学籍卡。");
+    f.date_formed = "2026-09-01".into();
+    let id = editor
+        .create_document(pb::CreateDocumentRequest { fields: Some(f) })
+        .await?
+        .into_inner()
+        .id;
+    editor
+        .submit_document(pb::SubmitDocumentRequest {
+            document_id: id.clone(),
+        })
+        .await?;
+    reviewer
+        .review_document(pb::ReviewDocumentRequest {
+            document_id: id.clone(),
+            approve: true,
+            comment: String::new(),
+            confidentiality_cleared: false,
+        })
+        .await?;
+    node.stop().await?;
+
+    let mut cfg = publishing_config("");
+    cfg.privacy
+        .extra_patterns
+        .push(gongkai_publishing::domain::privacy::ExtraPattern {
+            name: "学号".into(),
+            regex: r"XS\d{8}".into(),
+            keep_head: 2,
+            keep_tail: 0,
+        });
+    let mut node = Node::start_custom("340823.edu", &nats, cfg, node.data, |_| {}).await?;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let before = snapshot(node.db()).await?;
+    let publish = |date: &str| pb::PublishDocumentRequest {
+        document_id: id.clone(),
+        date_published: date.into(),
+    };
+    refused(
+        editor.publish_document(publish("2026-08-31")).await,
+        Code::InvalidArgument,
+        "date_published: 2026-08-31 is before the date formed 2026-09-01",
+    );
+    assert_eq!(snapshot(node.db()).await?, before, "no block recorded");
+
+    let out = editor.publish_document(publish("")).await?.into_inner();
+    assert!(out.blocked);
+    assert!(
+        out.findings.iter().any(|f| f.kind == "pattern:学号"),
+        "{:?}",
+        out.findings
+    );
+    let blocks: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM gk_outbox WHERE subject LIKE '%.privacy_blocked.%'")
+            .fetch_one(node.db().read())
+            .await?;
+    assert_eq!(blocks, 1);
+    node.stop().await?;
+    Ok(())
+}
