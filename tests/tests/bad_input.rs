@@ -35,9 +35,10 @@ async fn snapshot(db: &Db) -> anyhow::Result<Vec<(&'static str, i64)>> {
     Ok(out)
 }
 
-/// The call was refused with `code`, its message naming `field`.
+/// The call was refused with `code`, its message naming `field`; the
+/// message.
 #[track_caller]
-fn refused<T: std::fmt::Debug>(r: Result<T, tonic::Status>, code: Code, field: &str) {
+fn refused<T: std::fmt::Debug>(r: Result<T, tonic::Status>, code: Code, field: &str) -> String {
     let e = match r {
         Ok(v) => panic!("expected {code:?} naming {field}, got {v:?}"),
         Err(e) => e,
@@ -48,6 +49,7 @@ fn refused<T: std::fmt::Debug>(r: Result<T, tonic::Status>, code: Code, field: &
         "{:?} should name {field}",
         e.message()
     );
+    e.message().to_owned()
 }
 
 async fn refusals_leave_nothing(database_url: &str) -> anyhow::Result<()> {
@@ -260,6 +262,102 @@ async fn refusals_leave_nothing(database_url: &str) -> anyhow::Result<()> {
             .await,
         Code::InvalidArgument,
         "reason: at most 2000 characters",
+    );
+
+    // The 文号 is unique on every path that writes it.
+    let mut taken = summary_fields("草稿", "内容。");
+    taken.doc_number = "南教（2026）6号".into();
+    refused(
+        editor
+            .update_draft(pb::UpdateDraftRequest {
+                document_id: draft.id.clone(),
+                fields: Some(taken),
+            })
+            .await,
+        Code::AlreadyExists,
+        "fields.doc_number",
+    );
+    let mut taken = summary_fields("校外培训规定", "关于规范校外培训的若干规定。");
+    taken.column = "gfxwj".into();
+    taken.date_formed = "2026-09-01".into();
+    taken.doc_number = "南教【2026】6号".into();
+    refused(
+        reviewer.revise_document(revise(&policy, taken)).await,
+        Code::AlreadyExists,
+        "fields.doc_number",
+    );
+
+    // Dates that cannot be.
+    let publish = |date: &str| pb::PublishDocumentRequest {
+        document_id: draft.id.clone(),
+        date_published: date.into(),
+    };
+    for (date, rule) in [
+        ("2999-01-01", "in the future"),
+        ("2026-13-01", "not a real calendar date"),
+        ("2026/10/01", "YYYY-MM-DD"),
+    ] {
+        let m = refused(
+            editor.publish_document(publish(date)).await,
+            Code::InvalidArgument,
+            "date_published",
+        );
+        assert!(m.contains(rule), "{m}");
+        let m = refused(
+            reviewer
+                .abolish_document(pb::AbolishDocumentRequest {
+                    document_id: existing.id.clone(),
+                    reason: "废止".into(),
+                    date: date.into(),
+                })
+                .await,
+            Code::InvalidArgument,
+            "date",
+        );
+        assert!(m.contains(rule), "{m}");
+    }
+    refused(
+        reviewer
+            .abolish_document(pb::AbolishDocumentRequest {
+                document_id: existing.id.clone(),
+                reason: "废止".into(),
+                date: "2026-09-14".into(),
+            })
+            .await,
+        Code::InvalidArgument,
+        "date: 2026-09-14 is before the date published 2026-09-15",
+    );
+    for year in [0, 1900, 10_000] {
+        refused(
+            public
+                .get_statistics(pb::GetStatisticsRequest {
+                    unit: String::new(),
+                    year,
+                })
+                .await,
+            Code::InvalidArgument,
+            "year",
+        );
+    }
+    refused(
+        public
+            .get_statistics(pb::GetStatisticsRequest {
+                unit: "340823..x".into(),
+                year: 2026,
+            })
+            .await,
+        Code::InvalidArgument,
+        "unit",
+    );
+    refused(
+        editor
+            .list_subtree_catalog(pb::ListSubtreeCatalogRequest {
+                unit: "340823/edu".into(),
+                ..Default::default()
+            })
+            .await,
+        Code::InvalidArgument,
+        "unit",
     );
 
     // Filters nothing could match are pointed out.
@@ -488,10 +586,11 @@ async fn a_refused_publication_records_no_privacy_block() -> anyhow::Result<()> 
         "{:?}",
         out.findings
     );
-    let blocks: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM gk_outbox WHERE subject LIKE '%.privacy_blocked.%'")
-            .fetch_one(node.db().read())
-            .await?;
+    let blocks: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM gk_outbox WHERE subject LIKE '%.privacy_blocked.%'",
+    )
+    .fetch_one(node.db().read())
+    .await?;
     assert_eq!(blocks, 1);
     node.stop().await?;
     Ok(())
