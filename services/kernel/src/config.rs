@@ -59,10 +59,17 @@ pub fn load<T: DeserializeOwned>(
         }
         set_path(&mut root, &keys, scalar(&value)).map_err(|rule| ConfigError::new(name, rule))?;
     }
-    T::deserialize(toml::Value::Table(root)).map_err(|e| {
-        // toml's message already names the key (e.g. "unknown field `lisen`").
-        ConfigError::new("file", e.message().to_owned())
-    })
+    T::deserialize(toml::Value::Table(root)).map_err(|e| named(&e))
+}
+
+/// toml's refusal as the key it names and the rule; `file` when it names
+/// none. The key is only in the error's display ("… in `nats.tls`").
+fn named(e: &toml::de::Error) -> ConfigError {
+    let shown = e.to_string();
+    let key = shown
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("in `")?.strip_suffix('`'));
+    ConfigError::new(key.unwrap_or("file"), e.message().to_owned())
 }
 
 /// Deserializes a configuration held in memory (no environment applied).
@@ -70,23 +77,62 @@ pub fn load_str<T: DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
     let root: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| ConfigError::new("file", format!("not valid TOML: {e}")))?;
-    T::deserialize(toml::Value::Table(root))
-        .map_err(|e| ConfigError::new("file", e.message().to_owned()))
+    T::deserialize(toml::Value::Table(root)).map_err(|e| named(&e))
 }
 
+/// An override's text as the TOML scalar it spells, when it spells one
+/// exactly (`8`, `true`); otherwise text. Text fields take numbers back as
+/// the same text ([`text`]), so `GONGKAI__NODE__UNIT=340823` is the unit
+/// 340823; text that would not come back unchanged (`0012`, `+5`) stays
+/// text.
 fn scalar(v: &str) -> toml::Value {
-    if let Ok(i) = v.parse::<i64>() {
+    if let Ok(i) = v.parse::<i64>()
+        && i.to_string() == v
+    {
         return toml::Value::Integer(i);
     }
-    if let Ok(b) = v.parse::<bool>() {
-        return toml::Value::Boolean(b);
+    match v {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(v.to_owned()),
     }
-    if let Ok(f) = v.parse::<f64>()
-        && v.contains('.')
-    {
-        return toml::Value::Float(f);
+}
+
+/// A text setting that may arrive as a number or a boolean: an
+/// environment override reads as one when it spells one (see `scalar`).
+pub fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    d.deserialize_any(TextVisitor)
+}
+
+/// Takes text, and numbers and booleans as their text.
+pub(crate) struct TextVisitor;
+
+impl serde::de::Visitor<'_> for TextVisitor {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("text")
     }
-    toml::Value::String(v.to_owned())
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_owned())
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<String, E> {
+        Ok(v)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<String, E> {
+        Ok(v.to_string())
+    }
 }
 
 fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(), String> {
@@ -136,8 +182,10 @@ pub struct NodeConfig {
     /// Unit path, e.g. `340823.edu`.
     pub unit: UnitPath,
     /// Display name, e.g. 南陵县教育局.
+    #[serde(deserialize_with = "text")]
     pub name: String,
     /// Organization code used in index numbers (统一社会信用代码 or similar).
+    #[serde(deserialize_with = "text")]
     pub org_code: String,
     /// Where the SQLite files, the search index and the signing key live.
     pub data_dir: PathBuf,
@@ -217,6 +265,7 @@ impl NodeConfig {
 pub struct NatsConfig {
     pub url: String,
     /// JetStream stream capturing `gk.>`.
+    #[serde(deserialize_with = "text")]
     pub stream: String,
     /// How long JetStream remembers message ids for de-duplication.
     pub duplicate_window_secs: u64,
@@ -360,6 +409,40 @@ data_dir = "/tmp/x"
         assert_eq!(c.nats.max_in_flight, 8);
         assert_eq!(c.node.unit.as_str(), "340823.edu");
         assert_eq!(c.nats.stream, "GONGKAI", "default kept");
+    }
+
+    #[test]
+    fn overrides_take_the_type_their_key_wants() {
+        let f = write(BASE);
+        let vars = [
+            ("GONGKAI__NODE__UNIT", "340823"),
+            ("GONGKAI__NODE__ORG_CODE", "0012345"),
+            ("GONGKAI__NODE__NAME", "2026"),
+            ("GONGKAI__NATS__STREAM", "true"),
+            ("GONGKAI__NATS__TLS", "true"),
+            ("GONGKAI__NATS__MAX_IN_FLIGHT", "8"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let c: File = load(Some(f.path()), vars).unwrap();
+        assert_eq!(c.node.unit.as_str(), "340823");
+        assert_eq!(c.node.org_code, "0012345", "leading zeros kept");
+        assert_eq!(c.node.name, "2026");
+        assert_eq!(c.nats.stream, "true");
+        assert!(c.nats.tls);
+        assert_eq!(c.nats.max_in_flight, 8);
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_key() {
+        let f = write(BASE);
+        let vars =
+            [("GONGKAI__NATS__MAX_IN_FLIGHT", "64k")].map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let e = load::<File>(Some(f.path()), vars).unwrap_err();
+        assert_eq!(e.key, "nats.max_in_flight", "{e}");
+        assert!(e.rule.contains("\"64k\""), "{e}");
+        let f = write(&format!("{BASE}\n[nats]\ntls = \"yes\"\n"));
+        let e = load::<File>(Some(f.path()), vec![]).unwrap_err();
+        assert_eq!(e.key, "nats.tls", "{e}");
     }
 
     #[test]

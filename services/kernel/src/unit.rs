@@ -96,7 +96,9 @@ impl serde::Serialize for UnitPath {
 
 impl<'de> serde::Deserialize<'de> for UnitPath {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
+        // A county's path is all digits (`340823`): given in the
+        // environment it reads as a number.
+        let s = d.deserialize_any(crate::config::TextVisitor)?;
         Self::parse(&s).map_err(serde::de::Error::custom)
     }
 }
