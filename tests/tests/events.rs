@@ -466,3 +466,71 @@ async fn sigterm_drains_the_outbox_before_exit() -> anyhow::Result<()> {
     assert_eq!(stored.len(), 5);
     Ok(())
 }
+
+/// Calls still running when the node is told to stop finish, and the
+/// events they wrote are sent before it stops: the outbox relay outlasts
+/// the calls.
+#[tokio::test]
+async fn events_of_calls_finishing_during_shutdown_are_sent() -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let mut node = Node::start("340823.edu", &nats).await?;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
+    let mut ids = Vec::new();
+    for i in 0..48 {
+        let d = editor
+            .create_document(pb::CreateDocumentRequest {
+                fields: Some(summary_fields(&format!("文件{i}"), "政务公开。")),
+            })
+            .await?
+            .into_inner();
+        editor
+            .submit_document(pb::SubmitDocumentRequest {
+                document_id: d.id.clone(),
+            })
+            .await?;
+        reviewer
+            .review_document(pb::ReviewDocumentRequest {
+                document_id: d.id.clone(),
+                approve: true,
+                comment: String::new(),
+                confidentiality_cleared: false,
+            })
+            .await?;
+        ids.push(d.id);
+    }
+    let calls: Vec<_> = ids
+        .into_iter()
+        .map(|id| {
+            let mut editor = editor.clone();
+            tokio::spawn(async move {
+                editor
+                    .publish_document(pb::PublishDocumentRequest {
+                        document_id: id,
+                        date_published: String::new(),
+                    })
+                    .await
+            })
+        })
+        .collect();
+    // Stop with calls under way (and some not yet sent, which are then
+    // refused). Had the relay stopped with the server, the events of calls
+    // finishing in the grace period would stay in the outbox.
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    node.stop().await?;
+    let mut published = 0;
+    for c in calls {
+        if c.await?.is_ok() {
+            published += 1;
+        }
+    }
+    let db = Db::connect(
+        &gongkai_kernel::db::service_url("", node.data.path(), "publishing"),
+        &gongkai_publishing::store::MIGRATIONS,
+    )
+    .await?;
+    assert_eq!(gongkai_kernel::outbox::pending_count(&db).await?, 0);
+    let stored = stream_messages(&nats.url, "gk.publishing.document.published.340823.edu").await?;
+    assert_eq!(stored.len(), published);
+    Ok(())
+}

@@ -146,14 +146,17 @@ pub async fn join_background(tasks: Vec<tokio::task::JoinHandle<()>>) {
 
 /// Binds `listen` (named `listen_key` in errors), serves `router` with
 /// health and reflection beside it, and reports `service` SERVING until
-/// `stop` turns true; then NOT_SERVING while in-flight calls finish.
+/// [`ServerTask::stop_accepting`]; then NOT_SERVING while in-flight calls
+/// finish. The server has a stop signal of its own: the service's
+/// background work (the outbox relay above all) must outlast the calls,
+/// whose events it still has to send.
 pub async fn spawn_server(
     listen: &str,
     listen_key: &str,
     router: Router,
     service: &'static str,
-    stop: tokio::sync::watch::Sender<bool>,
 ) -> anyhow::Result<(std::net::SocketAddr, ServerTask)> {
+    let (stop, _) = tokio::sync::watch::channel(false);
     use tonic_health::ServingStatus;
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -53,12 +53,13 @@ struct Batch {
 /// that commits, and they inherit its priority.
 struct IndexThread {
     batches: std::sync::mpsc::Sender<Batch>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl IndexThread {
     fn start(index: Arc<SearchIndex>, nice: i32) -> std::io::Result<IndexThread> {
         let (batches, rx) = std::sync::mpsc::channel::<Batch>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("search-indexer".into())
             .spawn(move || {
                 if let Err(e) = gongkai_kernel::priority::lower_current_thread(nice) {
@@ -69,7 +70,21 @@ impl IndexThread {
                     let _ = b.done.send(apply(&index, &b.rows, b.last));
                 }
             })?;
-        Ok(IndexThread { batches })
+        Ok(IndexThread { batches, thread })
+    }
+
+    /// Ends the thread and waits for it: its hold on the index (and on the
+    /// index's writer lock, which a node started again in this process
+    /// needs) is gone when this returns.
+    async fn finish(self) {
+        let IndexThread { batches, thread } = self;
+        drop(batches);
+        if !matches!(
+            tokio::task::spawn_blocking(move || thread.join()).await,
+            Ok(Ok(()))
+        ) {
+            tracing::warn!("the search indexing thread did not end cleanly");
+        }
     }
 
     async fn apply(&self, rows: Vec<DocRow>, last: i64) -> anyhow::Result<()> {
@@ -151,6 +166,7 @@ pub fn spawn(
                 tracing::warn!(error = %e, "search indexing failed; will retry");
             }
             if stopping {
+                thread.finish().await;
                 return;
             }
             tokio::select! {

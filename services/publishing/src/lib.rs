@@ -36,6 +36,8 @@ pub struct Running {
     pub service: Arc<Publishing>,
     server: gongkai_kernel::grpc::ServerTask,
     background: Vec<JoinHandle<()>>,
+    /// Tells the background tasks to finish, once the calls have.
+    stop_background: watch::Sender<bool>,
 }
 
 impl Running {
@@ -45,6 +47,8 @@ impl Running {
         self.server.stop_accepting().await?;
         // Calls are done: the writer may finish its queue and stop.
         self.service.stop_writer();
+        // Only now: the relay's last pass sends what the last calls wrote.
+        let _ = self.stop_background.send(true);
         gongkai_kernel::grpc::join_background(self.background).await;
         self.service.db().close().await;
         Ok(())
@@ -182,7 +186,6 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
         "publishing.listen",
         router,
         <PublishingServer<grpc::GrpcAdapter> as tonic::server::NamedService>::NAME,
-        stop,
     )
     .await?;
     Ok(Running {
@@ -190,6 +193,7 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
         service,
         server,
         background,
+        stop_background: stop,
     })
 }
 

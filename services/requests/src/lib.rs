@@ -32,6 +32,8 @@ pub struct Running {
     pub service: Arc<RequestsService>,
     server: gongkai_kernel::grpc::ServerTask,
     background: Vec<JoinHandle<()>>,
+    /// Tells the background tasks to finish, once the calls have.
+    stop_background: watch::Sender<bool>,
 }
 
 impl Running {
@@ -39,6 +41,8 @@ impl Running {
     /// closes the database.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         self.server.stop_accepting().await?;
+        // Only now: the relay's last pass sends what the last calls wrote.
+        let _ = self.stop_background.send(true);
         gongkai_kernel::grpc::join_background(self.background).await;
         self.service.db().close().await;
         Ok(())
@@ -105,7 +109,6 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
         "requests.listen",
         router,
         <RequestsServer<grpc::GrpcAdapter> as tonic::server::NamedService>::NAME,
-        stop,
     )
     .await?;
     Ok(Running {
@@ -113,5 +116,6 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
         service,
         server,
         background: vec![relay_task, scheduler],
+        stop_background: stop,
     })
 }
