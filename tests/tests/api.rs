@@ -534,6 +534,21 @@ async fn policy_documents_are_released_with_their_interpretation() -> anyhow::Re
             confidentiality_cleared: false,
         })
         .await?;
+    // Both approved: the interpretation does not go out alone, before it.
+    let e = editor
+        .publish_document(pb::PublishDocumentRequest {
+            document_id: interp.id.clone(),
+            date_published: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{}", e.message());
+    assert!(
+        e.message()
+            .contains(&format!("publishing {} releases both together", policy.id)),
+        "{}",
+        e.message()
+    );
     editor
         .publish_document(pb::PublishDocumentRequest {
             document_id: policy.id.clone(),
@@ -595,6 +610,14 @@ async fn with_a_lag_the_interpretation_follows_its_policy_document() -> anyhow::
         document_id: id.into(),
         date_published: String::new(),
     };
+    // It follows its policy document, never precedes it.
+    let e = editor.publish_document(publish(&interp)).await.unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{}", e.message());
+    assert!(
+        e.message().contains(&format!("publish {policy} first")),
+        "{}",
+        e.message()
+    );
     editor.publish_document(publish(&policy)).await?;
     let mut public = node.client("").await?;
     let get = |id: &str| pb::GetDocumentRequest {

@@ -619,6 +619,32 @@ impl Publishing {
         Ok(Some(interp))
     }
 
+    /// An interpretation is released with its policy document or after it
+    /// (RULES §1), never before: alone, it may go out only once the policy
+    /// document is published.
+    async fn policy_released_before(
+        &self,
+        conn: &mut AnyConnection,
+        doc: &DocRow,
+    ) -> Result<(), ApiError> {
+        let Some(pid) = &doc.interprets else {
+            return Ok(());
+        };
+        let policy = self.load(conn, pid).await?;
+        if policy.state == State::Published {
+            return Ok(());
+        }
+        let how = if self.cfg.interpretation_lag_days == 0 {
+            format!("publishing {pid} releases both together")
+        } else {
+            format!("publish {pid} first")
+        };
+        Err(ApiError::FailedPrecondition(format!(
+            "document_id: an interpretation is released with its policy document or after it, and {pid} is {}; {how}",
+            policy.state
+        )))
+    }
+
     pub async fn submit(&self, claims: &Claims, id: &str) -> Result<Outcome, ApiError> {
         self.acting(claims)?;
         require_role(claims, &[Role::Editor, Role::Admin], "submit documents")?;
@@ -886,6 +912,7 @@ impl Publishing {
             // Refusals first: a document that cannot be published is not
             // scanned, so no block is recorded for it.
             Self::check_publishable(&doc, day)?;
+            self.policy_released_before(&mut conn, &doc).await?;
             let mut findings = self.scan_personal(&doc.fields);
             let interp = self.interpretation_of(&mut conn, &doc, true).await?;
             drop(conn);

@@ -177,11 +177,14 @@ impl Publishing {
     }
 
     /// Whether `doc`, as read (or kept), can be published by `unit` on `day`
-    /// without anything the long way would have to say.
+    /// without anything the long way would have to read or say.
     pub(super) fn publishable_as_read(&self, doc: &DocRow, unit: &str, day: NaiveDate) -> bool {
         doc.unit == unit
             && Self::check_publishable(doc, day).is_ok()
             && self.column(&doc.fields.column).is_ok_and(|c| !c.policy)
+            // A linked interpretation waits for its policy document, which
+            // only the long way reads.
+            && doc.interprets.is_none()
             && self.scan_personal(&doc.fields).is_empty()
     }
 
