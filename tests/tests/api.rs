@@ -1011,3 +1011,84 @@ async fn publish_all_docs(editor: &Client, ids: &[String]) -> anyhow::Result<Vec
     });
     Ok(futures::future::try_join_all(calls).await?)
 }
+
+/// The rectification list covers every text the public can read: abolished
+/// documents and the earlier versions shown in a document's history, not
+/// only the texts now in force.
+#[tokio::test]
+async fn the_scan_reads_every_public_text() -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let mut node = Node::start("340823.edu", &nats).await?;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
+    let address = "请到住址：南街12号领取。";
+    let revised = publish_new(&mut editor, &mut reviewer, fields("领取通知", address), "").await?;
+    reviewer
+        .revise_document(pb::ReviseDocumentRequest {
+            document_id: revised.id.clone(),
+            fields: Some(fields("领取通知", "请到学校办公室领取。")),
+            reason: "删去住址".into(),
+            confidentiality_cleared: false,
+        })
+        .await?;
+    let abolished = publish_new(&mut editor, &mut reviewer, fields("旧通知", address), "").await?;
+    reviewer
+        .abolish_document(pb::AbolishDocumentRequest {
+            document_id: abolished.id.clone(),
+            reason: "已过时".into(),
+            date: String::new(),
+        })
+        .await?;
+    publish_new(
+        &mut editor,
+        &mut reviewer,
+        fields("干净的通知", "政务公开。"),
+        "",
+    )
+    .await?;
+    node.stop().await?;
+
+    // A rule for addresses comes in.
+    let mut cfg = publishing_config("");
+    cfg.privacy
+        .extra_patterns
+        .push(gongkai_publishing::domain::privacy::ExtraPattern {
+            name: "address".into(),
+            regex: "住址：[^，。]+".into(),
+            keep_head: 3,
+            keep_tail: 0,
+        });
+    let mut node = Node::start_custom("340823.edu", &nats, cfg, node.data, |_| {}).await?;
+    let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
+    let scan = reviewer
+        .scan_published(pb::ScanPublishedRequest {})
+        .await?
+        .into_inner();
+    assert_eq!(scan.documents_scanned, 3);
+    let mut found: Vec<(String, i64, bool, String)> = scan
+        .items
+        .iter()
+        .map(|i| {
+            (
+                i.document_id.clone(),
+                i.version,
+                i.earlier_version,
+                i.state.clone(),
+            )
+        })
+        .collect();
+    found.sort();
+    let mut expected = vec![
+        (revised.id.clone(), 1, true, "published".to_owned()),
+        (abolished.id.clone(), 1, false, "abolished".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(found, expected);
+    assert!(scan.items.iter().all(|i| {
+        i.finding
+            .as_ref()
+            .is_some_and(|f| f.kind == "pattern:address")
+    }));
+    node.stop().await?;
+    Ok(())
+}

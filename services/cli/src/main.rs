@@ -86,7 +86,8 @@ enum Command {
         #[arg(long)]
         no_progress: bool,
     },
-    /// Scan everything published for personal information: the rectification list.
+    /// Scan every public text (published and abolished documents and their
+    /// earlier versions) for personal information: the rectification list.
     Scan {
         #[command(flatten)]
         conn: Conn,

@@ -480,6 +480,9 @@ impl PublishingApi for GrpcAdapter {
                     index_no: i.index_no,
                     title: i.title,
                     date_published: i.date_published,
+                    version: i.version,
+                    earlier_version: i.earlier_version,
+                    state: i.state.to_owned(),
                 })
                 .collect(),
         }))

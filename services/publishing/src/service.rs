@@ -75,8 +75,15 @@ pub struct Statistics {
 pub struct RectificationItem {
     pub document_id: String,
     pub index_no: String,
+    /// The title of the version scanned.
     pub title: String,
     pub date_published: String,
+    /// The version whose text holds the finding, and whether it is an
+    /// earlier one (public in the document's history) rather than the
+    /// text in force.
+    pub version: i64,
+    pub earlier_version: bool,
+    pub state: &'static str,
     pub field: &'static str,
     #[serde(flatten)]
     pub finding: Finding,
@@ -1397,20 +1404,38 @@ impl Publishing {
         let mut scanned = 0i64;
         let mut items = Vec::new();
         loop {
-            let page = store::published_page(&mut conn, self.unit.as_str(), &after, 500).await?;
+            let page = store::public_page(&mut conn, self.unit.as_str(), &after, 500).await?;
             let Some(last) = page.last() else { break };
             after = last.id.clone();
             for d in &page {
                 scanned += 1;
-                for f in self.scan_personal(&d.fields) {
-                    items.push(RectificationItem {
-                        document_id: d.id.clone(),
-                        index_no: d.index_no.clone().unwrap_or_default(),
-                        title: d.fields.title.clone(),
-                        date_published: d.date_published.map(|x| x.to_string()).unwrap_or_default(),
-                        field: f.field,
-                        finding: f.finding,
-                    });
+                // Earlier versions are public too, in the document's
+                // history: a number masked by a revision is still there.
+                let mut texts = vec![(d.version, d.fields.clone())];
+                if d.version > 1 {
+                    for v in store::versions(&mut conn, &d.id).await? {
+                        if v.version < d.version {
+                            texts.push((v.version, v.fields));
+                        }
+                    }
+                }
+                for (version, fields) in texts {
+                    for f in self.scan_personal(&fields) {
+                        items.push(RectificationItem {
+                            document_id: d.id.clone(),
+                            index_no: d.index_no.clone().unwrap_or_default(),
+                            title: fields.title.clone(),
+                            date_published: d
+                                .date_published
+                                .map(|x| x.to_string())
+                                .unwrap_or_default(),
+                            version,
+                            earlier_version: version < d.version,
+                            state: d.state.as_str(),
+                            field: f.field,
+                            finding: f.finding,
+                        });
+                    }
                 }
             }
         }

@@ -402,14 +402,15 @@ async fn keyset_page<T>(
     q.fetch_all(conn).await?.iter().map(row).collect()
 }
 
-/// Published (not abolished) documents after `after_id`, for the scan.
-pub async fn published_page(
+/// Documents the public can read (published or abolished) after
+/// `after_id`, for the scan.
+pub async fn public_page(
     conn: &mut AnyConnection,
     unit: &str,
     after_id: &str,
     limit: i64,
 ) -> Result<Vec<DocRow>, sqlx::Error> {
-    let sql = unit_page_sql!("state = 'published'");
+    let sql = unit_page_sql!("state IN ('published', 'abolished')");
     unit_page(conn, sql, unit, after_id, limit).await
 }
 
