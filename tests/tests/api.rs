@@ -1092,3 +1092,50 @@ async fn the_scan_reads_every_public_text() -> anyhow::Result<()> {
     node.stop().await?;
     Ok(())
 }
+
+/// Whoever wrote any of a draft's text does not review it: an admin who
+/// edited an editor's draft cannot approve it; another reviewer can.
+#[tokio::test]
+async fn nobody_approves_a_draft_they_edited() -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let mut node = Node::start("340823.edu", &nats).await?;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let mut admin = node.client(&node.token("zhao", Role::Admin)).await?;
+    let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
+    let d = editor
+        .create_document(pb::CreateDocumentRequest {
+            fields: Some(fields("招生通知", "政务公开。")),
+        })
+        .await?
+        .into_inner();
+    admin
+        .update_draft(pb::UpdateDraftRequest {
+            document_id: d.id.clone(),
+            fields: Some(fields("招生通知", "政务公开，由管理员改写。")),
+        })
+        .await?;
+    editor
+        .submit_document(pb::SubmitDocumentRequest {
+            document_id: d.id.clone(),
+        })
+        .await?;
+    let review = |approve: bool| pb::ReviewDocumentRequest {
+        document_id: d.id.clone(),
+        approve,
+        comment: "改".into(),
+        confidentiality_cleared: false,
+    };
+    for approve in [true, false] {
+        let e = admin.review_document(review(approve)).await.unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied, "{}", e.message());
+        assert!(
+            e.message().contains("zhao edited this draft"),
+            "{}",
+            e.message()
+        );
+    }
+    let approved = reviewer.review_document(review(true)).await?.into_inner();
+    assert_eq!(approved.state, pb::DocumentState::Approved as i32);
+    node.stop().await?;
+    Ok(())
+}

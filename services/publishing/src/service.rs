@@ -728,6 +728,18 @@ impl Publishing {
                 claims.sub
             )));
         }
+        // An admin may edit any draft of the unit: having written any of
+        // the text is drafting it.
+        let edited = store::history(&mut tx, id)
+            .await?
+            .iter()
+            .any(|h| h.action == Action::Edit.as_str() && h.actor == claims.sub);
+        if edited {
+            return Err(ApiError::PermissionDenied(format!(
+                "{} edited this draft; nobody reviews their own draft",
+                claims.sub
+            )));
+        }
         if approve && doc.confidential_findings != "[]" && !confidentiality_cleared {
             return Err(ApiError::FailedPrecondition(
                 "confidentiality_cleared: the draft has confidentiality findings (保密审查); confirm them cleared to approve".into(),
