@@ -147,7 +147,7 @@ async fn init_import_search_and_scan() -> anyhow::Result<()> {
         "failures give exit code 2: {report}"
     );
     assert!(
-        report.contains("imported 2 document(s), published 2, failed 3"),
+        report.contains("imported 2 document(s), published 2, failed 3, blank lines 1"),
         "{report}"
     );
     assert!(

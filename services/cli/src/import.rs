@@ -73,6 +73,9 @@ pub struct Report {
     pub imported: usize,
     pub published: usize,
     pub failed: Vec<(usize, String)>,
+    /// Empty lines: nothing to import, but counted so that none goes
+    /// unmentioned.
+    pub blank: usize,
 }
 
 /// Imports `path`. With `reviewer` set, documents are also approved (by
@@ -104,6 +107,7 @@ pub async fn run(
         let n = i + 1;
         bar.inc(1);
         if text.trim().is_empty() {
+            report.blank += 1;
             continue;
         }
         match import_line(text, editor, reviewer.as_deref_mut()).await {

@@ -498,10 +498,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report =
                 gongkai::import::run(&file, &mut editor, reviewer.as_mut(), !no_progress).await?;
             outln!(
-                "imported {} document(s), published {}, failed {}",
+                "imported {} document(s), published {}, failed {}, blank lines {}",
                 report.imported,
                 report.published,
-                report.failed.len()
+                report.failed.len(),
+                report.blank
             );
             for (line, why) in &report.failed {
                 outln!("  line {line}: {why}");

@@ -39,6 +39,22 @@ impl NodeFile {
         self.telemetry.validate()?;
         self.publishing.validate()?;
         self.requests.validate()?;
+        // Each service keeps its own migrations and outbox: one database
+        // for both would mix them.
+        let db = self.publishing.database_url.trim();
+        if !db.is_empty() && db == self.requests.database_url.trim() {
+            return Err(ConfigError::new(
+                "requests.database_url",
+                "must differ from publishing.database_url: each service has a database (or schema) of its own",
+            ));
+        }
+        // Port 0 picks a free port for each.
+        if self.publishing.listen == self.requests.listen && !self.requests.listen.ends_with(":0") {
+            return Err(ConfigError::new(
+                "requests.listen",
+                "must differ from publishing.listen",
+            ));
+        }
         Ok(())
     }
 }
@@ -233,5 +249,23 @@ mod example_tests {
         let f: NodeFile = config::load_str(&text).expect("parses");
         f.validate().expect("valid");
         assert_eq!(f.publishing.approved_cache_mib, 32);
+    }
+
+    #[test]
+    fn the_services_do_not_share_a_database_or_an_address() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/node.example.toml");
+        let text = std::fs::read_to_string(&path).expect("deploy/node.example.toml");
+        let mut f: NodeFile = config::load_str(&text).expect("parses");
+        f.publishing.database_url = "postgres://db/gongkai".into();
+        f.requests.database_url = "postgres://db/gongkai".into();
+        let e = f.validate().unwrap_err();
+        assert_eq!(e.key, "requests.database_url", "{e}");
+        f.requests.database_url = "postgres://db/gongkai_requests".into();
+        f.validate().expect("separate databases");
+        f.requests.listen = f.publishing.listen.clone();
+        assert_eq!(f.validate().unwrap_err().key, "requests.listen");
+        f.publishing.listen = "127.0.0.1:0".into();
+        f.requests.listen = "127.0.0.1:0".into();
+        f.validate().expect("a free port each");
     }
 }
