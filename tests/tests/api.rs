@@ -660,6 +660,31 @@ async fn the_parent_sees_its_subtree_catalogue() -> anyhow::Result<()> {
         "",
     )
     .await?;
+    // A revision reaches the parent as the entry's new title and version.
+    reviewer
+        .revise_document(pb::ReviseDocumentRequest {
+            document_id: doc.id.clone(),
+            fields: Some(fields("教育局工作动态（修订）", "政务公开。")),
+            reason: "标题更正".into(),
+            confidentiality_cleared: false,
+        })
+        .await?;
+    let public = county.client("").await?;
+    let revised = eventually(20, || {
+        let mut public = public.clone();
+        async move {
+            let r = public
+                .list_subtree_catalog(pb::ListSubtreeCatalogRequest::default())
+                .await?
+                .into_inner();
+            Ok(r.entries.into_iter().find(|e| e.version == 2))
+        }
+    })
+    .await?;
+    assert_eq!(
+        (revised.document_id.as_str(), revised.title.as_str()),
+        (doc.id.as_str(), "教育局工作动态（修订）")
+    );
     reviewer
         .abolish_document(pb::AbolishDocumentRequest {
             document_id: doc.id.clone(),
@@ -667,7 +692,6 @@ async fn the_parent_sees_its_subtree_catalogue() -> anyhow::Result<()> {
             date: String::new(),
         })
         .await?;
-    let public = county.client("").await?;
     let entry = eventually(20, || {
         let mut public = public.clone();
         async move {

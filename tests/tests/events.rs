@@ -302,6 +302,87 @@ async fn late_and_abolished_documents_emit_their_events() -> anyhow::Result<()> 
     Ok(())
 }
 
+/// A revision and a privacy block each reach NATS on their own subject:
+/// the revision with its new version and title, the block with counts of
+/// what was found and never the data itself.
+#[tokio::test]
+async fn revised_and_privacy_blocked_documents_emit_their_events() -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let mut node = Node::start("340823.edu", &nats).await?;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
+    let doc = publish_new(
+        &mut editor,
+        &mut reviewer,
+        summary_fields("招生简章", "政务公开。"),
+        "",
+    )
+    .await?;
+    reviewer
+        .revise_document(pb::ReviseDocumentRequest {
+            document_id: doc.id.clone(),
+            fields: Some(summary_fields("招生简章（修订）", "政务公开。")),
+            reason: "更正".into(),
+            confidentiality_cleared: false,
+        })
+        .await?;
+    let revised = eventually(20, || async {
+        let m = stream_messages(&nats.url, "gk.publishing.document.revised.340823.edu").await?;
+        Ok((!m.is_empty()).then_some(m))
+    })
+    .await?;
+    assert_eq!(revised.len(), 1);
+    let (_, p) = decode_changed(&revised[0])?;
+    assert_eq!(
+        (p.document_id.as_str(), p.version, p.title.as_str()),
+        (doc.id.as_str(), 2, "招生简章（修订）")
+    );
+    assert_eq!(p.index_no, doc.index_no, "the index number stays");
+
+    let draft = editor
+        .create_document(pb::CreateDocumentRequest {
+            fields: Some(summary_fields(
+                "联系方式",
+                "联系人手机13812345678，身份证号11010519491231002X。",
+            )),
+        })
+        .await?
+        .into_inner();
+    let s = editor
+        .submit_document(pb::SubmitDocumentRequest {
+            document_id: draft.id.clone(),
+        })
+        .await?
+        .into_inner();
+    assert!(s.blocked);
+    let blocked = eventually(20, || async {
+        let m = stream_messages(
+            &nats.url,
+            "gk.publishing.document.privacy_blocked.340823.edu",
+        )
+        .await?;
+        Ok((!m.is_empty()).then_some(m))
+    })
+    .await?;
+    assert_eq!(blocked.len(), 1);
+    let e = pb::Event::decode(blocked[0].payload.clone())?;
+    let p = pb::DocumentPrivacyBlocked::decode(e.payload.as_slice())?;
+    assert_eq!(
+        (p.document_id.as_str(), p.stage.as_str()),
+        (draft.id.as_str(), "submit")
+    );
+    let mut counts: Vec<(String, i64)> = p.counts.into_iter().map(|c| (c.kind, c.count)).collect();
+    counts.sort();
+    assert_eq!(
+        counts,
+        [("mobile".to_owned(), 1), ("resident_id".to_owned(), 1)]
+    );
+    let raw = String::from_utf8_lossy(&blocked[0].payload);
+    assert!(!raw.contains("13812345678") && !raw.contains("11010519491231002X"));
+    node.stop().await?;
+    Ok(())
+}
+
 /// RULES §6: working days counted across a year with no calendar file are
 /// provisional, and settled at the next start once the year's file is
 /// there: the late flag follows the final count, with its event.
