@@ -112,6 +112,40 @@ async fn publish_succeeds_while_nats_is_down_and_the_event_follows() -> anyhow::
     Ok(())
 }
 
+/// A node starts while NATS is down: it serves calls at once, and the
+/// events of what it did arrive once NATS is there.
+#[tokio::test]
+async fn a_node_started_while_nats_is_down_serves_and_catches_up() -> anyhow::Result<()> {
+    let mut nats = Nats::start().await?;
+    nats.stop();
+    let mut node = tokio::time::timeout(Duration::from_secs(20), Node::start("340823.edu", &nats))
+        .await
+        .context("the node waited for NATS to start")??;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
+    let doc = publish_new(
+        &mut editor,
+        &mut reviewer,
+        summary_fields("启动时消息服务未就绪", "政务公开。"),
+        "",
+    )
+    .await?;
+    assert_eq!(gongkai_kernel::outbox::pending_count(node.db()).await?, 1);
+
+    nats.restart().await?;
+    let db = node.db().clone();
+    eventually(30, || {
+        let db = db.clone();
+        async move { Ok((gongkai_kernel::outbox::pending_count(&db).await? == 0).then_some(())) }
+    })
+    .await?;
+    let stored = stream_messages(&nats.url, "gk.publishing.document.published.340823.edu").await?;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(decode_changed(&stored[0])?.1.document_id, doc.id);
+    node.stop().await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_stream_deleted_under_a_running_node_is_made_again() -> anyhow::Result<()> {
     let nats = Nats::start().await?;
