@@ -399,9 +399,9 @@ impl Publishing {
                 col.code
             )));
         }
-        // Validate against a copy first so that a refused column changes nothing.
-        let mut candidate = self.catalog_read().clone();
-        candidate
+        // Checked against a copy, so that a refused column changes nothing.
+        self.catalog_read()
+            .clone()
             .add(col.clone())
             .map_err(|e| ApiError::invalid("column", e))?;
         let mut tx = self.db.begin().await?;
@@ -419,7 +419,6 @@ impl Publishing {
         // another call added meanwhile stays. Only a column with the same
         // code could be refused here, and the database has just refused
         // that one.
-        drop(candidate);
         if let Err(e) = self.catalog_write().add(col.clone()) {
             tracing::warn!(code = %col.code, error = %e, "column stored but not added to the catalogue in memory");
         }
