@@ -336,6 +336,82 @@ async fn late_and_abolished_documents_emit_their_events() -> anyhow::Result<()> 
     Ok(())
 }
 
+/// A revision correcting the date formed counts the working days to
+/// publication again: late by the new count, the document is reported
+/// late; back within the limit, the report is withdrawn.
+#[tokio::test]
+async fn a_corrected_date_formed_recounts_timeliness() -> anyhow::Result<()> {
+    let nats = Nats::start().await?;
+    let mut node = Node::start("340823.edu", &nats).await?;
+    let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
+    let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
+    let mut fields = summary_fields("秋季学期安排", "政务公开。");
+    // Mon 10-12 to Tue 10-20: six working days.
+    fields.date_formed = "2026-10-12".into();
+    let doc = publish_new(&mut editor, &mut reviewer, fields.clone(), "2026-10-20").await?;
+    assert_eq!((doc.timeliness_days, doc.late), (6, false));
+    let mut revise = async |formed: &str| {
+        let mut f = fields.clone();
+        f.date_formed = formed.into();
+        reviewer
+            .revise_document(pb::ReviseDocumentRequest {
+                document_id: doc.id.clone(),
+                fields: Some(f),
+                reason: "成文日期更正".into(),
+                confidentiality_cleared: false,
+            })
+            .await
+            .map(|r| r.into_inner().document.unwrap_or_default())
+    };
+    // Formed 09-01: far over 20 working days, 国庆 and 中秋 skipped.
+    let late = revise("2026-09-01").await?;
+    assert!(late.late && late.timeliness_days > 20, "{late:?}");
+    let reported = eventually(20, || async {
+        let m = stream_messages(&nats.url, "gk.publishing.document.late.340823.edu").await?;
+        Ok((!m.is_empty()).then_some(m))
+    })
+    .await?;
+    let e = pb::Event::decode(reported[0].payload.clone())?;
+    let p = pb::DocumentLate::decode(e.payload.as_slice())?;
+    assert_eq!(
+        (p.document_id.as_str(), p.working_days),
+        (doc.id.as_str(), late.timeliness_days)
+    );
+
+    let on_time = revise("2026-10-12").await?;
+    assert_eq!((on_time.timeliness_days, on_time.late), (6, false));
+    let withdrawn = eventually(20, || async {
+        let m = stream_messages(
+            &nats.url,
+            "gk.publishing.document.late_withdrawn.340823.edu",
+        )
+        .await?;
+        Ok((!m.is_empty()).then_some(m))
+    })
+    .await?;
+    assert_eq!(withdrawn.len(), 1);
+    // The title alone changed: nothing recounted, nothing reported.
+    fields.title = "秋季学期安排（修订）".into();
+    reviewer
+        .revise_document(pb::ReviseDocumentRequest {
+            document_id: doc.id.clone(),
+            fields: Some(fields),
+            reason: "标题".into(),
+            confidentiality_cleared: false,
+        })
+        .await?;
+    let db = node.db().clone();
+    eventually(20, || {
+        let db = db.clone();
+        async move { Ok((gongkai_kernel::outbox::pending_count(&db).await? == 0).then_some(())) }
+    })
+    .await?;
+    let late_events = stream_messages(&nats.url, "gk.publishing.document.late.340823.edu").await?;
+    assert_eq!(late_events.len(), 1);
+    node.stop().await?;
+    Ok(())
+}
+
 /// A revision and a privacy block each reach NATS on their own subject:
 /// the revision with its new version and title, the block with counts of
 /// what was found and never the data itself.

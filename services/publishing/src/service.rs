@@ -1062,6 +1062,15 @@ impl Publishing {
                 });
             }
             let expect_at = doc.updated_at;
+            // A corrected date formed changes the working days it took to
+            // publish the document, and perhaps whether it was late.
+            let retimed = match doc.date_published {
+                Some(p) if fields.date_formed != doc.fields.date_formed => {
+                    let days = self.calendar.working_days_between(fields.date_formed, p);
+                    Some(days)
+                }
+                _ => None,
+            };
             doc.fields = fields.clone();
             doc.state = to;
             doc.version += 1;
@@ -1073,12 +1082,17 @@ impl Publishing {
             doc.updated_at = next_stamp(expect_at);
             let mut tx = self.db.begin().await?;
             doc.search_seq = store::take_seqs(&mut tx, self.db.backend(), None).await?.1;
-            let events = [events::document_changed(
+            let timeliness = match retimed {
+                Some(days) => self.set_timeliness(&mut doc, days),
+                None => Vec::new(),
+            };
+            let mut events = vec![events::document_changed(
                 &self.unit,
                 &self.unit_name,
                 &doc,
                 "revised",
             )];
+            events.extend(timeliness);
             let h = history(Action::Revise, &claims.sub, State::Published, to, reason);
             let written = store::write_change(
                 &mut tx,

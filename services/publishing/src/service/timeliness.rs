@@ -2,15 +2,35 @@
 //! year's file is there (RULES §6).
 
 use gongkai_kernel::ApiError;
+use gongkai_kernel::calendar::Dated;
+use gongkai_kernel::outbox::OutboxRow;
 
 use super::{Publishing, commit_calendar_change, next_stamp};
 use crate::events;
-use crate::store::{self, HistoryRow};
+use crate::store::{self, DocRow, HistoryRow};
 
 /// Documents read per round while recomputing.
 const PAGE: i64 = 500;
 
 impl Publishing {
+    /// Sets `doc`'s timeliness to `days` (formed to published) and returns
+    /// the event that follows: `document.late` when late by it,
+    /// `document.late_withdrawn` when reported late before and no longer.
+    pub(super) fn set_timeliness(&self, doc: &mut DocRow, days: Dated<u32>) -> Vec<OutboxRow> {
+        let limit = self.cfg.late_after_working_days;
+        let was_late = doc.late;
+        doc.timeliness_days = Some(i64::from(days.value));
+        doc.timeliness_provisional = days.provisional;
+        doc.late = days.value > limit;
+        if doc.late {
+            vec![events::late(&self.unit, doc, i64::from(limit))]
+        } else if was_late {
+            vec![events::late_withdrawn(&self.unit, doc, i64::from(limit))]
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Recomputes the working days of documents whose count touched a year
     /// the calendar lacked, now that it may have it; returns how many
     /// changed. A document late by the new count gets `document.late` (now
@@ -19,7 +39,6 @@ impl Publishing {
     /// Run at start, before calls are taken; a document changed meanwhile
     /// is left as that change wrote it.
     pub async fn recompute_provisional(&self) -> Result<usize, ApiError> {
-        let limit = self.cfg.late_after_working_days;
         let mut after = String::new();
         let mut changed = 0;
         loop {
@@ -43,18 +62,9 @@ impl Publishing {
                 if before == Some(i64::from(days.value)) && days.provisional {
                     continue;
                 }
-                let was_late = doc.late;
                 let read = (doc.state, doc.updated_at);
-                doc.timeliness_days = Some(i64::from(days.value));
-                doc.timeliness_provisional = days.provisional;
-                doc.late = days.value > limit;
                 doc.updated_at = next_stamp(read.1);
-                let mut out = Vec::new();
-                if doc.late {
-                    out.push(events::late(&self.unit, &doc, i64::from(limit)));
-                } else if was_late {
-                    out.push(events::late_withdrawn(&self.unit, &doc, i64::from(limit)));
-                }
+                let out = self.set_timeliness(&mut doc, days);
                 let history = HistoryRow {
                     action: "timeliness".into(),
                     actor: "calendar".into(),
