@@ -438,6 +438,48 @@ pub async fn publish_new(
     p.document.context("document in response")
 }
 
+/// Approved documents ready to publish, titled `{prefix}{i}` (editor
+/// "zhang", reviewer "li").
+pub async fn approved_documents(
+    editor: &mut Client,
+    reviewer: &mut Client,
+    prefix: &str,
+    n: usize,
+) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let d = editor
+            .create_document(gongkai_proto::v1::CreateDocumentRequest {
+                fields: Some(summary_fields(&format!("{prefix}{i}"), "政务公开。")),
+            })
+            .await?
+            .into_inner();
+        editor
+            .submit_document(gongkai_proto::v1::SubmitDocumentRequest {
+                document_id: d.id.clone(),
+            })
+            .await?;
+        reviewer
+            .review_document(gongkai_proto::v1::ReviewDocumentRequest {
+                document_id: d.id.clone(),
+                approve: true,
+                comment: String::new(),
+                confidentiality_cleared: false,
+            })
+            .await?;
+        ids.push(d.id);
+    }
+    Ok(ids)
+}
+
+/// Waits (up to `secs`) until every event in `db`'s outbox is sent.
+pub async fn outbox_drained(db: &gongkai_kernel::db::Db, secs: u64) -> anyhow::Result<()> {
+    eventually(secs, || async {
+        Ok((gongkai_kernel::outbox::pending_count(db).await? == 0).then_some(()))
+    })
+    .await
+}
+
 /// The year's notice arrives: `deploy/calendar/<year>.toml` copied into
 /// the calendar directory `dir`.
 pub fn add_calendar_year(dir: &Path, year: i32) -> std::io::Result<()> {

@@ -758,39 +758,6 @@ async fn health_and_reflection_are_served() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Approved documents ready to publish, titled `{prefix}{i}`.
-async fn approved_documents(
-    editor: &mut Client,
-    reviewer: &mut Client,
-    prefix: &str,
-    n: usize,
-) -> anyhow::Result<Vec<String>> {
-    let mut ids = Vec::new();
-    for i in 0..n {
-        let d = editor
-            .create_document(pb::CreateDocumentRequest {
-                fields: Some(fields(&format!("{prefix}{i}"), "政务公开。")),
-            })
-            .await?
-            .into_inner();
-        editor
-            .submit_document(pb::SubmitDocumentRequest {
-                document_id: d.id.clone(),
-            })
-            .await?;
-        reviewer
-            .review_document(pb::ReviewDocumentRequest {
-                document_id: d.id.clone(),
-                approve: true,
-                comment: String::new(),
-                confidentiality_cleared: false,
-            })
-            .await?;
-        ids.push(d.id);
-    }
-    Ok(ids)
-}
-
 /// Publishes `ids` all at once; their index numbers, sorted.
 async fn publish_all(editor: &Client, ids: &[String]) -> anyhow::Result<Vec<String>> {
     let calls = ids.iter().map(|id| {

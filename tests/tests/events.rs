@@ -79,6 +79,16 @@ async fn publish_emits_exactly_one_event_with_traceparent() -> anyhow::Result<()
     Ok(())
 }
 
+/// Once NATS is back: the outbox empties, the stream holds the one
+/// publication's event; the node stops.
+async fn only_event_arrives(nats: &Nats, node: &mut Node, id: &str) -> anyhow::Result<()> {
+    outbox_drained(node.db(), 30).await?;
+    let stored = stream_messages(&nats.url, "gk.publishing.document.published.340823.edu").await?;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(decode_changed(&stored[0])?.1.document_id, id);
+    node.stop().await
+}
+
 #[tokio::test]
 async fn publish_succeeds_while_nats_is_down_and_the_event_follows() -> anyhow::Result<()> {
     let mut nats = Nats::start().await?;
@@ -99,17 +109,7 @@ async fn publish_succeeds_while_nats_is_down_and_the_event_follows() -> anyhow::
     assert_eq!(pending, 1, "the event waits in the outbox");
 
     nats.restart().await?;
-    let db = node.db().clone();
-    eventually(30, || {
-        let db = db.clone();
-        async move { Ok((gongkai_kernel::outbox::pending_count(&db).await? == 0).then_some(())) }
-    })
-    .await?;
-    let stored = stream_messages(&nats.url, "gk.publishing.document.published.340823.edu").await?;
-    assert_eq!(stored.len(), 1);
-    assert_eq!(decode_changed(&stored[0])?.1.document_id, doc.id);
-    node.stop().await?;
-    Ok(())
+    only_event_arrives(&nats, &mut node, &doc.id).await
 }
 
 /// A node starts while NATS is down: it serves calls at once, and the
@@ -133,17 +133,7 @@ async fn a_node_started_while_nats_is_down_serves_and_catches_up() -> anyhow::Re
     assert_eq!(gongkai_kernel::outbox::pending_count(node.db()).await?, 1);
 
     nats.restart().await?;
-    let db = node.db().clone();
-    eventually(30, || {
-        let db = db.clone();
-        async move { Ok((gongkai_kernel::outbox::pending_count(&db).await? == 0).then_some(())) }
-    })
-    .await?;
-    let stored = stream_messages(&nats.url, "gk.publishing.document.published.340823.edu").await?;
-    assert_eq!(stored.len(), 1);
-    assert_eq!(decode_changed(&stored[0])?.1.document_id, doc.id);
-    node.stop().await?;
-    Ok(())
+    only_event_arrives(&nats, &mut node, &doc.id).await
 }
 
 #[tokio::test]
@@ -152,11 +142,6 @@ async fn a_stream_deleted_under_a_running_node_is_made_again() -> anyhow::Result
     let mut node = Node::start("340823.edu", &nats).await?;
     let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
     let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
-    let db = node.db().clone();
-    let drained = || {
-        let db = db.clone();
-        async move { Ok((gongkai_kernel::outbox::pending_count(&db).await? == 0).then_some(())) }
-    };
     let subject = "gk.publishing.document.published.340823.edu";
 
     publish_new(
@@ -166,7 +151,7 @@ async fn a_stream_deleted_under_a_running_node_is_made_again() -> anyhow::Result
         "",
     )
     .await?;
-    eventually(10, drained).await?;
+    outbox_drained(node.db(), 10).await?;
     assert_eq!(stream_messages(&nats.url, subject).await?.len(), 1);
 
     // The relay knows the stream exists; an operator deletes it.
@@ -179,7 +164,7 @@ async fn a_stream_deleted_under_a_running_node_is_made_again() -> anyhow::Result
         "",
     )
     .await?;
-    eventually(30, drained).await?;
+    outbox_drained(node.db(), 30).await?;
     let stored = stream_messages(&nats.url, subject).await?;
     assert_eq!(stored.len(), 1, "only the event after the deletion");
     assert_eq!(decode_changed(&stored[0])?.1.document_id, doc.id);
@@ -254,11 +239,7 @@ async fn a_killed_node_loses_no_event_and_a_resent_event_has_no_second_effect() 
     db.close().await;
     child.start().await?;
     let db = Db::connect(&child.db_url(), &gongkai_publishing::store::MIGRATIONS).await?;
-    eventually(30, || {
-        let db = db.clone();
-        async move { Ok((gongkai_kernel::outbox::pending_count(&db).await? == 0).then_some(())) }
-    })
-    .await?;
+    outbox_drained(&db, 30).await?;
     assert_eq!(
         stream_messages(&nats.url, subject).await?.len(),
         1,
@@ -400,12 +381,7 @@ async fn a_corrected_date_formed_recounts_timeliness() -> anyhow::Result<()> {
             confidentiality_cleared: false,
         })
         .await?;
-    let db = node.db().clone();
-    eventually(20, || {
-        let db = db.clone();
-        async move { Ok((gongkai_kernel::outbox::pending_count(&db).await? == 0).then_some(())) }
-    })
-    .await?;
+    outbox_drained(node.db(), 20).await?;
     let late_events = stream_messages(&nats.url, "gk.publishing.document.late.340823.edu").await?;
     assert_eq!(late_events.len(), 1);
     node.stop().await?;
@@ -667,29 +643,7 @@ async fn events_of_calls_finishing_during_shutdown_are_sent() -> anyhow::Result<
     let mut node = Node::start("340823.edu", &nats).await?;
     let mut editor = node.client(&node.token("zhang", Role::Editor)).await?;
     let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
-    let mut ids = Vec::new();
-    for i in 0..48 {
-        let d = editor
-            .create_document(pb::CreateDocumentRequest {
-                fields: Some(summary_fields(&format!("文件{i}"), "政务公开。")),
-            })
-            .await?
-            .into_inner();
-        editor
-            .submit_document(pb::SubmitDocumentRequest {
-                document_id: d.id.clone(),
-            })
-            .await?;
-        reviewer
-            .review_document(pb::ReviewDocumentRequest {
-                document_id: d.id.clone(),
-                approve: true,
-                comment: String::new(),
-                confidentiality_cleared: false,
-            })
-            .await?;
-        ids.push(d.id);
-    }
+    let ids = approved_documents(&mut editor, &mut reviewer, "文件", 48).await?;
     let calls: Vec<_> = ids
         .into_iter()
         .map(|id| {
