@@ -536,24 +536,7 @@ async fn a_refused_publication_records_no_privacy_block() -> anyhow::Result<()> 
     let mut reviewer = node.client(&node.token("li", Role::Reviewer)).await?;
     let mut f = summary_fields("学籍通知", "请学号XS20260001的学生到教务处领取学籍卡。");
     f.date_formed = "2026-09-01".into();
-    let id = editor
-        .create_document(pb::CreateDocumentRequest { fields: Some(f) })
-        .await?
-        .into_inner()
-        .id;
-    editor
-        .submit_document(pb::SubmitDocumentRequest {
-            document_id: id.clone(),
-        })
-        .await?;
-    reviewer
-        .review_document(pb::ReviewDocumentRequest {
-            document_id: id.clone(),
-            approve: true,
-            comment: String::new(),
-            confidentiality_cleared: false,
-        })
-        .await?;
+    let id = approve_new(&mut editor, &mut reviewer, f).await?;
     node.stop().await?;
 
     let mut cfg = publishing_config("");
