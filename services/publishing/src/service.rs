@@ -1062,15 +1062,7 @@ impl Publishing {
                 });
             }
             let expect_at = doc.updated_at;
-            // A corrected date formed changes the working days it took to
-            // publish the document, and perhaps whether it was late.
-            let retimed = match doc.date_published {
-                Some(p) if fields.date_formed != doc.fields.date_formed => {
-                    let days = self.calendar.working_days_between(fields.date_formed, p);
-                    Some(days)
-                }
-                _ => None,
-            };
+            let formed_before = doc.fields.date_formed;
             doc.fields = fields.clone();
             doc.state = to;
             doc.version += 1;
@@ -1082,9 +1074,16 @@ impl Publishing {
             doc.updated_at = next_stamp(expect_at);
             let mut tx = self.db.begin().await?;
             doc.search_seq = store::take_seqs(&mut tx, self.db.backend(), None).await?.1;
-            let timeliness = match retimed {
-                Some(days) => self.set_timeliness(&mut doc, days),
-                None => Vec::new(),
+            // A corrected date formed changes the working days it took to
+            // publish the document, and perhaps whether it was late.
+            let timeliness = match doc.date_published {
+                Some(p) if doc.fields.date_formed != formed_before => {
+                    let days = self
+                        .calendar
+                        .working_days_between(doc.fields.date_formed, p);
+                    self.set_timeliness(&mut doc, days)
+                }
+                _ => Vec::new(),
             };
             let mut events = vec![events::document_changed(
                 &self.unit,
@@ -1436,16 +1435,19 @@ impl Publishing {
                 scanned += 1;
                 // Earlier versions are public too, in the document's
                 // history: a number masked by a revision is still there.
-                let mut texts = vec![(d.version, d.fields.clone())];
-                if d.version > 1 {
-                    for v in store::versions(&mut conn, &d.id).await? {
-                        if v.version < d.version {
-                            texts.push((v.version, v.fields));
-                        }
-                    }
-                }
+                let earlier = if d.version > 1 {
+                    store::versions(&mut conn, &d.id).await?
+                } else {
+                    Vec::new()
+                };
+                let texts = std::iter::once((d.version, &d.fields)).chain(
+                    earlier
+                        .iter()
+                        .filter(|v| v.version < d.version)
+                        .map(|v| (v.version, &v.fields)),
+                );
                 for (version, fields) in texts {
-                    for f in self.scan_personal(&fields) {
+                    for f in self.scan_personal(fields) {
                         items.push(RectificationItem {
                             document_id: d.id.clone(),
                             index_no: d.index_no.clone().unwrap_or_default(),
