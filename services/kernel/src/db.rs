@@ -13,7 +13,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyPool, ConnectOptions as _, Executor as _, Transaction};
+use sqlx::{
+    Any, AnyConnection, AnyPool, ConnectOptions as _, Connection as _, Executor as _, Transaction,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -85,8 +87,27 @@ impl Db {
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
         let db = match backend {
             Backend::Sqlite => {
-                let write = sqlite_pool(1).connect_with(options.clone()).await?;
-                let read = sqlite_pool(4).connect_with(options).await?;
+                let write = sqlite_pool(1)
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            sqlite_pragmas(conn).await?;
+                            // Checkpoints are the checkpointer's; this
+                            // connection takes one only if it falls far behind.
+                            conn.execute(sqlx::AssertSqlSafe(format!(
+                                "PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES}"
+                            )))
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options.clone())
+                    .await?;
+                let read = sqlite_pool(4)
+                    .after_connect(|conn, _meta| Box::pin(sqlite_pragmas(conn)))
+                    .connect_with(options.clone())
+                    .await?;
+                let checkpointer = AnyConnection::connect_with(&options).await?;
+                tokio::spawn(checkpoint_in_background(checkpointer, write.clone()));
                 Db {
                     backend,
                     write,
@@ -159,24 +180,81 @@ fn sqlite_pool(max: u32) -> AnyPoolOptions {
         .min_connections(1)
         .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(30))
-        .after_connect(|conn, _meta| {
-            Box::pin(async move {
-                // WAL lets readers run beside the writer; NORMAL sync is
-                // durable across process crashes in WAL mode (a power loss
-                // may drop the last commits, never corrupt).
-                conn.execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                )
-                .await?;
-                Ok(())
-            })
-        })
+}
+
+async fn sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    // WAL lets readers run beside the writer; NORMAL sync is durable across
+    // process crashes in WAL mode (a power loss may drop the last commits,
+    // never corrupt).
+    conn.execute(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+    )
+    .await?;
+    Ok(())
+}
+
+/// How often the checkpointer copies the write-ahead log into the database.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The log length (in pages) at which the writer checkpoints by itself
+/// after a commit: only when the checkpointer has fallen far behind (the
+/// default, 1,000, would have the writer do it every few hundred writes).
+const WRITER_CHECKPOINT_PAGES: u32 = 20_000;
+
+/// Copies the write-ahead log into the database from a connection of its
+/// own, beside the writer, until the write pool is closed. Left to SQLite,
+/// the commit that crosses 1,000 log pages copies them and syncs the file
+/// itself, and its caller waits milliseconds for that. A passive
+/// checkpoint never waits for the writer or for readers; what it cannot
+/// copy yet it copies next time.
+async fn checkpoint_in_background(mut conn: AnyConnection, write: AnyPool) {
+    let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if write.is_closed() {
+            break;
+        }
+        if let Err(e) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+            tracing::warn!(error = %e, "checkpointing the SQLite log failed");
+        }
+    }
+    let _ = conn.close().await;
 }
 
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// What a failed SQLite guard undoes: the statement alone, inside a
+/// transaction the caller rolls back, or the whole transaction, in a batch
+/// that holds its own `BEGIN` and `COMMIT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardUndo {
+    Statement,
+    Transaction,
+}
+
+/// A statement for SQLite batches that fails unless `condition` (SQL, e.g.
+/// `changes() = 1`) holds; `changes()` then still names the statement
+/// before it. It writes nothing when the condition holds, and its error is
+/// told apart by [`is_guard_failure`].
+pub fn sqlite_guard(condition: &str, undo: GuardUndo) -> String {
+    let clause = match undo {
+        GuardUndo::Statement => "ABORT",
+        GuardUndo::Transaction => "ROLLBACK",
+    };
+    format!("INSERT OR {clause} INTO gk_guard (ok) SELECT NULL WHERE NOT ({condition});")
+}
+
+/// Whether an error is a failed [`sqlite_guard`].
+pub fn is_guard_failure(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => d.message().contains("gk_guard.ok"),
+        _ => false,
+    }
 }
 
 /// Whether an error is a unique-constraint violation (both backends).
@@ -207,4 +285,122 @@ pub fn violated_constraint(e: &sqlx::Error) -> String {
 /// which is what dates formed, published and received are counted in.
 pub fn today_cst() -> chrono::NaiveDate {
     (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static NO_SERVICE_TABLES: Migrator = Migrator::DEFAULT;
+
+    async fn sqlite(dir: &tempfile::TempDir) -> anyhow::Result<Db> {
+        let db = Db::connect(
+            &sqlite_url(&dir.path().join("guard.db")),
+            &Migrations {
+                sqlite: &NO_SERVICE_TABLES,
+                postgres: &NO_SERVICE_TABLES,
+            },
+        )
+        .await?;
+        sqlx::query("CREATE TABLE t (v INTEGER NOT NULL)")
+            .execute(db.write())
+            .await?;
+        Ok(db)
+    }
+
+    async fn count(db: &Db, table: &str) -> anyhow::Result<i64> {
+        Ok(
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(db.read())
+                .await?,
+        )
+    }
+
+    /// A batch holding its own transaction: a failed guard undoes all of
+    /// it and leaves the connection out of any transaction; a passing guard
+    /// writes nothing of its own.
+    #[tokio::test]
+    async fn a_failed_guard_undoes_its_whole_batch() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let db = sqlite(&dir).await?;
+        let batch = |expect: i64| {
+            format!(
+                "BEGIN IMMEDIATE; INSERT INTO t (v) VALUES (1), (2); {} \
+                 INSERT INTO t (v) VALUES (3); COMMIT;",
+                sqlite_guard(&format!("changes() = {expect}"), GuardUndo::Transaction)
+            )
+        };
+        let mut conn = db.write().acquire().await?;
+        let e = sqlx::query(sqlx::AssertSqlSafe(batch(5)))
+            .execute(&mut *conn)
+            .await
+            .expect_err("the guard must fail");
+        assert!(is_guard_failure(&e), "{e}");
+        assert!(!is_unique_violation(&e));
+        // No transaction is left open on the connection: this one commits.
+        sqlx::query(sqlx::AssertSqlSafe(batch(2)))
+            .execute(&mut *conn)
+            .await?;
+        drop(conn);
+        assert_eq!(count(&db, "t").await?, 3);
+        assert_eq!(count(&db, "gk_guard").await?, 0);
+        Ok(())
+    }
+
+    /// The log is copied into the database beside the writer: the rows
+    /// reach the database file long before the writer's own threshold.
+    #[tokio::test]
+    async fn the_log_is_checkpointed_in_the_background() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let db = sqlite(&dir).await?;
+        let file = dir.path().join("guard.db");
+        let before = std::fs::metadata(&file)?.len();
+        for v in 0..200 {
+            sqlx::query("INSERT INTO t (v) VALUES ($1)")
+                .bind(v)
+                .execute(db.write())
+                .await?;
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = std::fs::metadata(&file)?.len();
+            if now > before {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the database file stayed at {now} bytes: nothing was checkpointed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        db.close().await;
+        Ok(())
+    }
+
+    /// Inside the caller's transaction a failed guard undoes only its own
+    /// statement, and the caller decides.
+    #[tokio::test]
+    async fn inside_a_transaction_a_failed_guard_leaves_it_to_the_caller() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let db = sqlite(&dir).await?;
+        let mut tx = db.begin().await?;
+        let e = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO t (v) VALUES (1); {} INSERT INTO t (v) VALUES (2);",
+            sqlite_guard("changes() = 0", GuardUndo::Statement)
+        )))
+        .execute(&mut *tx)
+        .await
+        .expect_err("the guard must fail");
+        assert!(is_guard_failure(&e), "{e}");
+        let inside: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&mut *tx)
+            .await?;
+        assert_eq!(
+            inside, 1,
+            "the statement before the guard stands, the one after never ran"
+        );
+        tx.rollback().await?;
+        assert_eq!(count(&db, "t").await?, 0);
+        Ok(())
+    }
 }
