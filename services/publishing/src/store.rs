@@ -5,7 +5,7 @@
 use std::sync::LazyLock;
 
 use chrono::NaiveDate;
-use gongkai_kernel::db::{Db, Migrations, now_ms};
+use gongkai_kernel::db::{Db, GuardUndo, Migrations, is_guard_failure, now_ms, sqlite_guard};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row as _};
 
@@ -443,7 +443,10 @@ pub async fn expiring_page(
     keyset_page(conn, sql, at, Some(iso(today)), doc_from_row).await
 }
 
-/// Public documents changed after search watermark `after`, in order.
+/// Public documents changed after search watermark `after`, in order;
+/// never a document that has not been public (search position 0), whatever
+/// `after` is. (`search_seq > 0` spells the partial index's condition, so
+/// that both planners use it.)
 pub async fn changed_since(
     conn: &mut AnyConnection,
     after: i64,
@@ -452,7 +455,7 @@ pub async fn changed_since(
     let rows = sqlx::query(concat!(
         "SELECT ",
         doc_columns!(),
-        " FROM documents WHERE search_seq > $1 ORDER BY search_seq LIMIT $2"
+        " FROM documents WHERE search_seq > $1 AND search_seq > 0 ORDER BY search_seq LIMIT $2"
     ))
     .bind(after)
     .bind(limit)
@@ -904,13 +907,11 @@ pub async fn write_changes(
     let mut ctes = Vec::new();
     let mut counts = Vec::new();
     let mut batch = String::new();
-    let mut expected = 0u64;
     for (n, c) in changes.iter().enumerate() {
-        let (cte, stmts, rows) = change_sql(&mut p, c, n);
+        let (cte, stmts) = change_sql(&mut p, c, n, GuardUndo::Statement);
         ctes.push(cte);
         counts.push(format!("(SELECT COUNT(*) FROM u{n})"));
         batch.push_str(&stmts);
-        expected += rows;
     }
     match backend {
         gongkai_kernel::db::Backend::Postgres => {
@@ -923,11 +924,17 @@ pub async fn write_changes(
             Ok(n == changes.len() as i64)
         }
         gongkai_kernel::db::Backend::Sqlite => {
-            let done = p
+            match p
                 .bind(sqlx::query(sqlx::AssertSqlSafe(batch)))
                 .execute(conn)
-                .await?;
-            Ok(done.rows_affected() == expected)
+                .await
+            {
+                Ok(_) => Ok(true),
+                // A document was not as read: its guard stopped the batch,
+                // and the caller rolls back what came before.
+                Err(e) if is_guard_failure(&e) => Ok(false),
+                Err(e) => Err(e),
+            }
         }
     }
 }
@@ -1234,16 +1241,21 @@ pub async fn write_changes_expecting(
             }
         }
         gongkai_kernel::db::Backend::Sqlite => {
+            // The whole transaction in one batch, so one round trip to
+            // SQLite's thread instead of three (BEGIN, the writes, COMMIT):
+            // each guard that fails rolls it all back.
+            let one = sqlite_guard("changes() = 1", GuardUndo::Transaction);
             let mut p = Params::default();
             let mut batch = format!(
-                "UPDATE counters SET value = {} - 1 WHERE name = 'search' AND value = {} - 1;",
+                "BEGIN IMMEDIATE; \
+                 UPDATE counters SET value = {} - 1 WHERE name = 'search' AND value = {} - 1; {one}",
                 p.add(Val::I(seqs.search.1)),
                 p.add(Val::I(seqs.search.0)),
             );
             for ((unit, year, scope), found, left) in &seqs.index {
                 batch.push_str(&format!(
                     "UPDATE index_counters SET next_seq = {} WHERE unit = {} AND year = {} \
-                     AND scope = {} AND next_seq = {};",
+                     AND scope = {} AND next_seq = {}; {one}",
                     p.add(Val::I(*left)),
                     p.add(Val::S(unit.clone())),
                     p.add(Val::I(i64::from(*year))),
@@ -1251,33 +1263,36 @@ pub async fn write_changes_expecting(
                     p.add(Val::I(*found)),
                 ));
             }
-            let mut expected = 1 + seqs.index.len() as u64;
             for (n, c) in changes.iter().enumerate() {
-                let (_, stmts, rows) = change_sql(&mut p, c, n);
+                let (_, stmts) = change_sql(&mut p, c, n, GuardUndo::Transaction);
                 batch.push_str(&stmts);
-                expected += rows;
             }
-            let mut tx = db.begin().await?;
-            let done = p
+            batch.push_str("COMMIT;");
+            let mut conn = db.write().acquire().await?;
+            match p
                 .bind(sqlx::query(sqlx::AssertSqlSafe(batch)))
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() != expected {
-                tx.rollback().await?;
-                return Ok(false);
+                .execute(&mut *conn)
+                .await
+            {
+                Ok(_) => Ok(true),
+                Err(e) if is_guard_failure(&e) => Ok(false),
+                Err(e) => {
+                    // Any other failure stops the batch inside its
+                    // transaction: end it before the connection goes back.
+                    // (With none open, SQLite refuses the ROLLBACK; fine.)
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                    Err(e)
+                }
             }
-            tx.commit().await?;
-            Ok(true)
         }
     }
 }
 
 /// The SQL of one change, numbered `n`: as CTEs hanging off the UPDATE's
 /// row (PostgreSQL: no row, no writes), and as a batch of statements
-/// (SQLite: each insert runs only if the statement before it wrote its one
-/// row, `changes() = 1`, so a stale change writes nothing; the caller
-/// compares the rows written with the third value).
-fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String, u64) {
+/// (SQLite: a guard after the UPDATE stops the batch unless it wrote its
+/// one row, undoing what `undo` says, so a stale change writes nothing).
+fn change_sql(p: &mut Params, c: &Change<'_>, n: usize, undo: GuardUndo) -> (String, String) {
     let d = c.doc;
     let f = &d.fields;
     let id = p.add(Val::S(d.id.clone()));
@@ -1379,34 +1394,28 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String, u64)
         "id".to_owned()
     };
     let mut cte = format!("u{n} AS ({update} RETURNING {returning})");
-    let mut batch = format!("{update};");
-    let mut rows = 1u64;
+    let mut batch = format!("{update}; {}", sqlite_guard("changes() = 1", undo));
     if let Some((insert, values)) = &version {
         cte.push_str(&format!(", v{n} AS ({insert} SELECT {values} FROM u{n})"));
         batch.push_str(&format!(
-            "{insert} SELECT {values} FROM documents WHERE id = {id} AND changes() = 1;"
+            "{insert} SELECT {values} FROM documents WHERE id = {id};"
         ));
-        rows += 1;
     }
     cte.push_str(&format!(
         ", h{n} AS ({history_insert} SELECT id, {history_values} FROM u{n})"
     ));
     batch.push_str(&format!(
-        "{history_insert} SELECT {id}, {history_values} WHERE changes() = 1;"
+        "{history_insert} VALUES ({id}, {history_values});"
     ));
-    rows += 1;
     if !outbox_rows.is_empty() {
         let values = outbox_rows.join(", ");
         cte.push_str(&format!(
             ", o{n} AS ({outbox_insert} SELECT x.* FROM u{n}, (VALUES {values}) \
              AS x(event_id, subject, payload, traceparent, created_at))"
         ));
-        batch.push_str(&format!(
-            "{outbox_insert} SELECT * FROM (VALUES {values}) WHERE changes() = 1;"
-        ));
-        rows += outbox_rows.len() as u64;
+        batch.push_str(&format!("{outbox_insert} VALUES {values};"));
     }
-    (cte, batch, rows)
+    (cte, batch)
 }
 
 /// Takes the next index-number sequence (when `index` is given as

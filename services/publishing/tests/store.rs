@@ -690,9 +690,10 @@ async fn case_search_seq_and_changed_since(db: &Db) -> Result<()> {
     assert_eq!(seqs(store::changed_since(&mut conn, 0, 2).await?), [1, 2]);
     assert_eq!(seqs(store::changed_since(&mut conn, 3, 1).await?), [4]);
     assert!(store::changed_since(&mut conn, 5, 100).await?.is_empty());
+    // Not even below every watermark: a draft has no search position.
     assert_eq!(
         seqs(store::changed_since(&mut conn, -1, 100).await?),
-        [0, 1, 2, 3, 4, 5]
+        [1, 2, 3, 4, 5]
     );
     Ok(())
 }
@@ -1618,6 +1619,25 @@ async fn case_write_changes_expecting(db: &Db) -> Result<()> {
     assert!(
         !store::write_changes_expecting(db, &stale_doc, &advance(search_next, index_next)).await?
     );
+    assert_eq!(counters(db).await?, (search_next, index_next));
+    nothing_written(db).await?;
+
+    // A write failing for another reason (the second event repeats the
+    // first's id) is an error, not a conflict, and leaves nothing either;
+    // on SQLite the batch's transaction is not left open behind it.
+    let twice = vec![events[0][0].clone()];
+    let clashing: Vec<store::Change<'_>> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| store::Change {
+            events: if i == 1 { &twice } else { c.events },
+            ..*c
+        })
+        .collect();
+    let e = store::write_changes_expecting(db, &clashing, &advance(search_next, index_next))
+        .await
+        .expect_err("a repeated event id must fail the write");
+    assert!(is_unique_violation(&e), "{e}");
     assert_eq!(counters(db).await?, (search_next, index_next));
     nothing_written(db).await?;
 
