@@ -1187,13 +1187,15 @@ pub struct SeqAdvance {
 /// anything was not as expected), one batch in a transaction on SQLite.
 /// `Ok(false)`: a counter or a document was not as expected, and nothing
 /// was written. The writer that keeps the counters' next values in memory
-/// saves the round trips of taking them under lock.
+/// saves the round trips of taking them under lock. `conn` is a connection
+/// outside any transaction (the group writer keeps one on PostgreSQL).
 pub async fn write_changes_expecting(
-    db: &Db,
+    conn: &mut AnyConnection,
+    backend: gongkai_kernel::db::Backend,
     changes: &[Change<'_>],
     seqs: &SeqAdvance,
 ) -> Result<bool, sqlx::Error> {
-    match db.backend() {
+    match backend {
         gongkai_kernel::db::Backend::Postgres => {
             let (docs, events) = group_json(changes);
             let counters: Vec<GroupCounter<'_>> = seqs
@@ -1232,7 +1234,7 @@ pub async fn write_changes_expecting(
                 .bind(counters)
                 .bind(seqs.index.len() as i64)
                 .bind(changes.len() as i64)
-                .execute(db.write())
+                .execute(&mut *conn)
                 .await;
             match done {
                 Ok(_) => Ok(true),
@@ -1268,7 +1270,6 @@ pub async fn write_changes_expecting(
                 batch.push_str(&stmts);
             }
             batch.push_str("COMMIT;");
-            let mut conn = db.write().acquire().await?;
             match p
                 .bind(sqlx::query(sqlx::AssertSqlSafe(batch)))
                 .execute(&mut *conn)

@@ -1603,7 +1603,15 @@ async fn case_write_changes_expecting(db: &Db) -> Result<()> {
         advance(search_next - 1, index_next),
         advance(search_next, index_next + 1),
     ] {
-        assert!(!store::write_changes_expecting(db, &changes, &stale).await?);
+        assert!(
+            !store::write_changes_expecting(
+                &mut *db.write().acquire().await?,
+                db.backend(),
+                &changes,
+                &stale
+            )
+            .await?
+        );
         assert_eq!(counters(db).await?, (search_next, index_next));
         nothing_written(db).await?;
     }
@@ -1617,7 +1625,13 @@ async fn case_write_changes_expecting(db: &Db) -> Result<()> {
         })
         .collect();
     assert!(
-        !store::write_changes_expecting(db, &stale_doc, &advance(search_next, index_next)).await?
+        !store::write_changes_expecting(
+            &mut *db.write().acquire().await?,
+            db.backend(),
+            &stale_doc,
+            &advance(search_next, index_next)
+        )
+        .await?
     );
     assert_eq!(counters(db).await?, (search_next, index_next));
     nothing_written(db).await?;
@@ -1634,15 +1648,28 @@ async fn case_write_changes_expecting(db: &Db) -> Result<()> {
             ..*c
         })
         .collect();
-    let e = store::write_changes_expecting(db, &clashing, &advance(search_next, index_next))
-        .await
-        .expect_err("a repeated event id must fail the write");
+    let e = store::write_changes_expecting(
+        &mut *db.write().acquire().await?,
+        db.backend(),
+        &clashing,
+        &advance(search_next, index_next),
+    )
+    .await
+    .expect_err("a repeated event id must fail the write");
     assert!(is_unique_violation(&e), "{e}");
     assert_eq!(counters(db).await?, (search_next, index_next));
     nothing_written(db).await?;
 
     // As expected: everything lands and the counters move on.
-    assert!(store::write_changes_expecting(db, &changes, &advance(search_next, index_next)).await?);
+    assert!(
+        store::write_changes_expecting(
+            &mut *db.write().acquire().await?,
+            db.backend(),
+            &changes,
+            &advance(search_next, index_next)
+        )
+        .await?
+    );
     assert_eq!(counters(db).await?, (search_next + 2, index_next + 2));
     assert_published(db, &published, (2, 2, 2)).await?;
     Ok(())

@@ -8,6 +8,9 @@ use std::sync::Arc;
 
 use chrono::{Datelike as _, NaiveDate};
 use gongkai_kernel::ApiError;
+use gongkai_kernel::db::Backend;
+use sqlx::Any;
+use sqlx::pool::PoolConnection;
 
 use super::{Prepared, Publishing};
 use crate::store::{self, CounterKey, DocRow};
@@ -199,6 +202,7 @@ impl Publishing {
         &self,
         jobs: &[PublishJob],
         seqs: &mut SeqCache,
+        held: &mut Option<PoolConnection<Any>>,
     ) -> Result<Vec<DocRow>, ()> {
         // Anything a job would refuse sends the group back to one by one,
         // where that job gets its own answer.
@@ -219,7 +223,7 @@ impl Publishing {
                 .ok_or(())?;
             let changes = Self::group_changes(jobs, &docs, &prepared);
             let advance = SeqCache::advance(&wants, &index_first, search_first, searches);
-            match store::write_changes_expecting(&self.db, &changes, &advance).await {
+            match self.write_expecting(held, &changes, &advance).await {
                 Ok(true) => {
                     seqs.store(&advance);
                     return Ok(first_of_each(docs));
@@ -262,6 +266,29 @@ impl Publishing {
             searches,
         ));
         Ok(first_of_each(docs))
+    }
+
+    /// The write expecting the counters' values, on the connection the
+    /// writer keeps on PostgreSQL: a group then pays neither the pool's
+    /// acquire nor the round trip sqlx spends checking every connection it
+    /// takes back. SQLite's one write connection is everybody's, so there
+    /// it goes back after each group; so does any connection after an error.
+    async fn write_expecting(
+        &self,
+        held: &mut Option<PoolConnection<Any>>,
+        changes: &[store::Change<'_>],
+        advance: &store::SeqAdvance,
+    ) -> Result<bool, sqlx::Error> {
+        let mut conn = match held.take() {
+            Some(c) => c,
+            None => self.db.write().acquire().await?,
+        };
+        let backend = self.db.backend();
+        let written = store::write_changes_expecting(&mut conn, backend, changes, advance).await;
+        if written.is_ok() && backend == Backend::Postgres {
+            *held = Some(conn);
+        }
+        written
     }
 
     /// The group's documents as published, numbered from `index_first`
@@ -329,6 +356,7 @@ impl Publishing {
         let svc = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut seqs = SeqCache::default();
+            let mut held = None;
             while let Some(first) = rx.recv().await {
                 let Some(svc) = svc.upgrade() else { return };
                 let mut jobs = vec![first];
@@ -342,7 +370,7 @@ impl Publishing {
                 if jobs.is_empty() {
                     continue;
                 }
-                if let Ok(docs) = svc.publish_group(&jobs, &mut seqs).await {
+                if let Ok(docs) = svc.publish_group(&jobs, &mut seqs, &mut held).await {
                     for (job, doc) in jobs.into_iter().zip(docs) {
                         let _ = job.reply.send(Ok(Some(doc)));
                     }
