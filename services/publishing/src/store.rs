@@ -515,9 +515,13 @@ pub struct VersionRow {
 
 pub async fn versions(conn: &mut AnyConnection, id: &str) -> Result<Vec<VersionRow>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT version, title, doc_number, subject, publisher, date_formed, attribute, \
-         withheld_reason, column_code, body, summary, valid_until, reason, created_by, \
-         created_at FROM document_versions WHERE document_id = $1 ORDER BY version",
+        // A version without a body of its own has the document's (see
+        // `change_sql`).
+        "SELECT v.version, v.title, v.doc_number, v.subject, v.publisher, v.date_formed, \
+         v.attribute, v.withheld_reason, v.column_code, COALESCE(v.body, d.body) AS body, \
+         v.summary, v.valid_until, v.reason, v.created_by, v.created_at \
+         FROM document_versions v JOIN documents d ON d.id = v.document_id \
+         WHERE v.document_id = $1 ORDER BY v.version",
     )
     .bind(id)
     .fetch_all(conn)
@@ -870,8 +874,9 @@ pub struct Change<'a> {
     /// Whether the document's fields (title … body, summary) differ from
     /// the stored row. When they do not (publishing, abolishing), they are
     /// neither sent nor rewritten, and a new version copies them from the
-    /// row: the body is not carried to the database again, nor compressed
-    /// and stored again on PostgreSQL.
+    /// row, all but the body, which it shares with the row until the fields
+    /// change: the body is neither carried to the database again nor
+    /// stored twice.
     pub fields_changed: bool,
     /// `(reason, actor)` when the change makes a new published version.
     pub version: Option<(&'a str, &'a str)>,
@@ -1125,13 +1130,17 @@ const GROUP_CTES: &str = "x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x
             FROM x WHERE d.id = ANY (ARRAY(SELECT id FROM x)) \
             AND d.id = x.id AND d.state = x.expect_state AND d.updated_at = x.expect_at \
             RETURNING d.id, d.version, d.title, d.doc_number, d.subject, d.publisher, \
-            d.date_formed, d.attribute, d.withheld_reason, d.column_code, d.body, d.summary, \
+            d.date_formed, d.attribute, d.withheld_reason, d.column_code, d.summary, \
             d.valid_until), \
+         m AS (UPDATE document_versions v SET body = d.body FROM documents d \
+            WHERE v.document_id = ANY (ARRAY(SELECT id FROM x WHERE fields)) \
+            AND v.body IS NULL AND d.id = v.document_id \
+            AND v.document_id IN (SELECT id FROM u)), \
          v AS (INSERT INTO document_versions (document_id, version, title, doc_number, subject, \
-            publisher, date_formed, attribute, withheld_reason, column_code, body, summary, \
+            publisher, date_formed, attribute, withheld_reason, column_code, summary, \
             valid_until, reason, created_by, created_at) \
             SELECT u.id, u.version, u.title, u.doc_number, u.subject, u.publisher, u.date_formed, \
-            u.attribute, u.withheld_reason, u.column_code, u.body, u.summary, u.valid_until, \
+            u.attribute, u.withheld_reason, u.column_code, u.summary, u.valid_until, \
             x.v_reason, x.v_actor, x.v_at FROM x JOIN u ON u.id = x.id \
             WHERE x.v_reason IS NOT NULL), \
          h AS (INSERT INTO document_history (document_id, action, actor, from_state, to_state, \
@@ -1347,9 +1356,15 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize, undo: GuardUndo) -> (Str
         set_sql.join(", ")
     );
     // A version copies the row as just written, fields included: PostgreSQL
-    // from the UPDATE's RETURNING, SQLite from the row itself.
+    // from the UPDATE's RETURNING, SQLite from the row itself. All but the
+    // body, which stays the document's own (NULL: "as the document has it")
+    // until a change of the fields gives the versions that share it their
+    // own copy, first thing (`keep_body`; in PostgreSQL's CTEs, from the
+    // snapshot taken before the UPDATE).
     let version_cols = "version, title, doc_number, subject, publisher, date_formed, attribute, \
-         withheld_reason, column_code, body, summary, valid_until";
+         withheld_reason, column_code, summary, valid_until";
+    let keep_body = "UPDATE document_versions SET body = (SELECT body FROM documents \
+         WHERE id = document_versions.document_id)";
     let version = c.version.map(|(reason, actor)| {
         let reason = p.add(Val::S(reason.into()));
         let actor = p.add(Val::S(actor.into()));
@@ -1395,7 +1410,20 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize, undo: GuardUndo) -> (Str
         "id".to_owned()
     };
     let mut cte = format!("u{n} AS ({update} RETURNING {returning})");
-    let mut batch = format!("{update}; {}", sqlite_guard("changes() = 1", undo));
+    let mut batch = String::new();
+    if c.fields_changed {
+        cte.push_str(&format!(
+            ", m{n} AS ({keep_body} WHERE document_id = {id} AND body IS NULL \
+             AND EXISTS (SELECT 1 FROM u{n}))"
+        ));
+        batch.push_str(&format!(
+            "{keep_body} WHERE document_id = {id} AND body IS NULL;"
+        ));
+    }
+    batch.push_str(&format!(
+        "{update}; {}",
+        sqlite_guard("changes() = 1", undo)
+    ));
     if let Some((insert, values)) = &version {
         cte.push_str(&format!(", v{n} AS ({insert} SELECT {values} FROM u{n})"));
         batch.push_str(&format!(

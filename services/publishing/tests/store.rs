@@ -74,6 +74,7 @@ conformance! {
     interpretations_ahead => case_interpretations_ahead,
     expiring_page => case_expiring_page,
     versions_and_history => case_versions_and_history,
+    versions_share_the_current_body => case_versions_share_the_current_body,
     custom_columns => case_custom_columns,
     stat_rows => case_stat_rows,
     upsert_catalog => case_upsert_catalog,
@@ -1679,6 +1680,13 @@ async fn case_write_changes_expecting(db: &Db) -> Result<()> {
 /// a stale read turns the whole call into `false`. Changes that leave the
 /// fields alone do not send them: the row keeps its own and the version
 /// copies them from it; one that changes them writes them to both.
+async fn only_version(db: &Db, id: &str) -> Result<store::VersionRow> {
+    let mut conn = db.read().acquire().await?;
+    let mut v = store::versions(&mut conn, id).await?;
+    ensure!(v.len() == 1, "{id}: {} versions", v.len());
+    Ok(v.remove(0))
+}
+
 async fn case_write_changes_group(db: &Db) -> Result<()> {
     use gongkai_kernel::outbox::OutboxRow;
     let ids = ["g1", "g2", "g3"];
@@ -1744,13 +1752,9 @@ async fn case_write_changes_group(db: &Db) -> Result<()> {
             .await?;
     assert_eq!(payload, vec![0, 159, 146, 150, 1], "bytes survive the trip");
     for d in &published {
-        let (title, body): (String, String) =
-            sqlx::query_as("SELECT title, body FROM document_versions WHERE document_id = $1")
-                .bind(&d.id)
-                .fetch_one(db.read())
-                .await?;
+        let v = only_version(db, &d.id).await?;
         assert_eq!(
-            (&title, &body),
+            (&v.fields.title, &v.fields.body),
             (&d.fields.title, &d.fields.body),
             "{}",
             d.id
@@ -1789,11 +1793,7 @@ async fn case_write_changes_group(db: &Db) -> Result<()> {
     );
     tx.commit().await?;
     assert_eq!(get(db, "g4").await?.as_ref(), Some(&p));
-    let body: String =
-        sqlx::query_scalar("SELECT body FROM document_versions WHERE document_id = 'g4'")
-            .fetch_one(db.read())
-            .await?;
-    assert_eq!(body, d.fields.body);
+    assert_eq!(only_version(db, "g4").await?.fields.body, d.fields.body);
 
     // Read before the write above: every change is stale now.
     let mut tx = db.begin().await?;
@@ -1806,6 +1806,152 @@ async fn case_write_changes_group(db: &Db) -> Result<()> {
     assert_eq!(
         scalar(db, "SELECT COUNT(*) FROM document_history").await?,
         4
+    );
+    Ok(())
+}
+
+/// Bodies of the versions whose rows hold their own (the others share the
+/// document's), by version.
+async fn own_bodies(db: &Db, id: &str) -> Result<Vec<(i64, Option<String>)>> {
+    Ok(sqlx::query_as(
+        "SELECT version, body FROM document_versions WHERE document_id = $1 ORDER BY version",
+    )
+    .bind(id)
+    .fetch_all(db.read())
+    .await?)
+}
+
+/// `prev` as a write of `next` expects to find it.
+fn change_of<'a>(
+    next: &'a DocRow,
+    prev: &DocRow,
+    fields_changed: bool,
+    reason: &'a str,
+    history: &'a HistoryRow,
+) -> store::Change<'a> {
+    store::Change {
+        doc: next,
+        expect_state: prev.state,
+        expect_updated_at: prev.updated_at,
+        fields_changed,
+        version: Some((reason, "bob")),
+        history,
+        events: &[],
+    }
+}
+
+/// `prev` revised: its next version, with `body`.
+fn revised(prev: &DocRow, body: &str) -> DocRow {
+    let mut d = prev.clone();
+    d.version += 1;
+    d.updated_at += 1;
+    d.fields.body = body.to_owned();
+    d
+}
+
+/// A published version keeps no second copy of the body its document row
+/// holds; a change of the fields first gives the versions sharing it a
+/// copy of their own, so every version still reads as it was, through
+/// each write path (one change, a group, a group expecting its counters).
+async fn case_versions_share_the_current_body(db: &Db) -> Result<()> {
+    let h = publish_history();
+    let mut approved = Vec::new();
+    for id in ["s1", "s2"] {
+        let mut d = doc(id, "340823.jyj");
+        d.state = State::Approved;
+        d.fields.body = format!("{id} 第一版正文");
+        insert(db, &d).await?;
+        approved.push(d);
+    }
+    // Published together, expecting the counters as a fresh store has them.
+    let v1: Vec<DocRow> = approved
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let mut d = a.clone();
+            d.state = State::Published;
+            d.index_no = Some(format!("X/2026-{:05}", i + 1));
+            d.date_published = Some(ymd(2026, 3, 3));
+            d.updated_at += 1;
+            d.search_seq = i as i64 + 1;
+            d
+        })
+        .collect();
+    let changes: Vec<_> = v1
+        .iter()
+        .zip(&approved)
+        .map(|(d, a)| change_of(d, a, false, "published", &h))
+        .collect();
+    let advance = store::SeqAdvance {
+        search: (1, 3),
+        index: Vec::new(),
+    };
+    let mut conn = db.write().acquire().await?;
+    ensure!(store::write_changes_expecting(&mut conn, db.backend(), &changes, &advance).await?);
+    drop(conn);
+    for d in &v1 {
+        assert_eq!(own_bodies(db, &d.id).await?, [(1, None)], "{}", d.id);
+        assert_eq!(only_version(db, &d.id).await?.fields.body, d.fields.body);
+    }
+
+    // Revised alone, then both revised in one group.
+    let s1v2 = revised(&v1[0], "s1 第二版正文");
+    let mut tx = db.begin().await?;
+    let c = change_of(&s1v2, &v1[0], true, "revised", &h);
+    ensure!(store::write_change(&mut tx, db.backend(), &c).await?);
+    tx.commit().await?;
+    assert_eq!(
+        own_bodies(db, "s1").await?,
+        [(1, Some("s1 第一版正文".to_owned())), (2, None)]
+    );
+    assert_eq!(own_bodies(db, "s2").await?, [(1, None)], "s2 untouched");
+
+    let s1v3 = revised(&s1v2, "s1 第三版正文");
+    let s2v2 = revised(&v1[1], "s2 第二版正文");
+    let group = [
+        change_of(&s1v3, &s1v2, true, "revised", &h),
+        change_of(&s2v2, &v1[1], true, "revised", &h),
+    ];
+    let mut tx = db.begin().await?;
+    ensure!(store::write_changes(&mut tx, db.backend(), &group).await?);
+    tx.commit().await?;
+    assert_eq!(
+        own_bodies(db, "s1").await?,
+        [
+            (1, Some("s1 第一版正文".to_owned())),
+            (2, Some("s1 第二版正文".to_owned())),
+            (3, None)
+        ]
+    );
+    assert_eq!(
+        own_bodies(db, "s2").await?,
+        [(1, Some("s2 第一版正文".to_owned())), (2, None)]
+    );
+    let mut conn = db.read().acquire().await?;
+    let read: Vec<(i64, String)> = store::versions(&mut conn, "s1")
+        .await?
+        .into_iter()
+        .map(|v| (v.version, v.fields.body))
+        .collect();
+    drop(conn);
+    assert_eq!(
+        read,
+        [
+            (1, "s1 第一版正文".to_owned()),
+            (2, "s1 第二版正文".to_owned()),
+            (3, "s1 第三版正文".to_owned())
+        ]
+    );
+
+    // A stale revision writes nothing, the copy of the body included.
+    let stale = revised(&v1[1], "过时的修订");
+    let mut tx = db.begin().await?;
+    let c = change_of(&stale, &v1[1], true, "revised", &h);
+    ensure!(!store::write_change(&mut tx, db.backend(), &c).await?);
+    tx.rollback().await?;
+    assert_eq!(
+        own_bodies(db, "s2").await?,
+        [(1, Some("s2 第一版正文".to_owned())), (2, None)]
     );
     Ok(())
 }
