@@ -461,11 +461,17 @@ async fn mark_sent(db: &Db, ids: &[i64]) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// Deletes rows sent long ago, all but the newest row: on SQLite a new row
+/// takes the largest id plus one, and ids must never go back (the relay
+/// reads after the last one it saw).
 async fn prune(db: &Db) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM gk_outbox WHERE sent_at IS NOT NULL AND sent_at < $1")
-        .bind(now_ms() - KEEP_SENT_MS)
-        .execute(db.write())
-        .await?;
+    sqlx::query(
+        "DELETE FROM gk_outbox WHERE sent_at IS NOT NULL AND sent_at < $1 \
+         AND id < (SELECT MAX(id) FROM gk_outbox)",
+    )
+    .bind(now_ms() - KEEP_SENT_MS)
+    .execute(db.write())
+    .await?;
     Ok(())
 }
 
@@ -577,6 +583,46 @@ mod tests {
             .await
             .map_err(|_| anyhow::anyhow!("the relay went on after its stop was dropped"))??;
         drained(&db).await?;
+        db.close().await;
+        Ok(())
+    }
+
+    /// On SQLite a new row takes the largest id plus one: the prune keeps
+    /// the newest row, so an id deleted is never given again (the relay
+    /// would take a row with an id it has passed for one already sent).
+    #[tokio::test]
+    async fn pruning_never_gives_an_id_twice() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let db = Db::connect(
+            &sqlite_url(&dir.path().join("outbox.db")),
+            &Migrations {
+                sqlite: &NO_SERVICE_TABLES,
+                postgres: &NO_SERVICE_TABLES,
+            },
+        )
+        .await?;
+        let relay = Relay {
+            wake: Arc::new(Notify::new()),
+        };
+        let unit = UnitPath::parse("340823")?;
+        for _ in 0..3 {
+            enqueue_one(&db, &relay, &unit).await?;
+        }
+        let ids = || async {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM gk_outbox ORDER BY id")
+                .fetch_all(db.read())
+                .await
+        };
+        let before = ids().await?;
+        assert_eq!(before.len(), 3);
+        sqlx::query("UPDATE gk_outbox SET sent_at = 1")
+            .execute(db.write())
+            .await?;
+        prune(&db).await?;
+        assert_eq!(ids().await?, [before[2]], "all but the newest are gone");
+        enqueue_one(&db, &relay, &unit).await?;
+        let after = ids().await?;
+        assert!(after[1] > before[2], "{after:?} after {before:?}");
         db.close().await;
         Ok(())
     }
