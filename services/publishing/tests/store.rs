@@ -1637,27 +1637,25 @@ async fn case_write_changes_expecting(db: &Db) -> Result<()> {
     assert_eq!(counters(db).await?, (search_next, index_next));
     nothing_written(db).await?;
 
-    // A write failing for another reason (the second event repeats the
-    // first's id) is an error, not a conflict, and leaves nothing either;
-    // on SQLite the batch's transaction is not left open behind it.
-    let twice = vec![events[0][0].clone()];
-    let clashing: Vec<store::Change<'_>> = changes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| store::Change {
-            events: if i == 1 { &twice } else { c.events },
-            ..*c
-        })
-        .collect();
+    // A write failing for another reason (the second document already has
+    // a row for the version it would add) is an error, not a conflict, and
+    // leaves nothing either; on SQLite the batch's transaction is not left
+    // open behind it.
+    let mut tx = db.begin().await?;
+    store::insert_version(&mut tx, &published[1], "in the way", "x").await?;
+    tx.commit().await?;
     let e = store::write_changes_expecting(
         &mut *db.write().acquire().await?,
         db.backend(),
-        &clashing,
+        &changes,
         &advance(search_next, index_next),
     )
     .await
-    .expect_err("a repeated event id must fail the write");
+    .expect_err("a version already there must fail the write");
     assert!(is_unique_violation(&e), "{e}");
+    sqlx::query("DELETE FROM document_versions WHERE reason = 'in the way'")
+        .execute(db.write())
+        .await?;
     assert_eq!(counters(db).await?, (search_next, index_next));
     nothing_written(db).await?;
 
