@@ -8,7 +8,7 @@ use gongkai_tests::*;
 
 /// Backends of this database whose last statement was the writer's write
 /// expecting the counters (only the group writer sends it).
-const WRITERS: &str = "SELECT COUNT(*) FROM pg_stat_activity \
+const WRITER_BACKENDS: &str = "FROM pg_stat_activity \
      WHERE datname = current_database() AND query LIKE 'WITH sc AS (UPDATE counters%'";
 
 #[tokio::test]
@@ -33,15 +33,16 @@ async fn the_writer_goes_on_when_its_connection_is_ended() -> anyhow::Result<()>
                 .index_no,
         );
     }
-    let writers: i64 = sqlx::query_scalar(WRITERS)
-        .fetch_one(observer.read())
-        .await?;
+    let writers: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) {WRITER_BACKENDS}"
+    )))
+    .fetch_one(observer.read())
+    .await?;
     assert_eq!(writers, 1, "one connection carries the writer's writes");
 
-    let ended: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = current_database() AND query LIKE 'WITH sc AS (UPDATE counters%'",
-    )
+    let ended: Vec<bool> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT pg_terminate_backend(pid) {WRITER_BACKENDS}"
+    )))
     .fetch_all(observer.read())
     .await?;
     assert_eq!(ended, [true]);
@@ -57,9 +58,11 @@ async fn the_writer_goes_on_when_its_connection_is_ended() -> anyhow::Result<()>
     let year = gongkai_kernel::db::today_cst().format("%Y");
     let expected: Vec<String> = (1..=7).map(|n| format!("{ORG}/{year}-{n:05}")).collect();
     assert_eq!(numbers, expected, "no number skipped or taken twice");
-    let writers: i64 = sqlx::query_scalar(WRITERS)
-        .fetch_one(observer.read())
-        .await?;
+    let writers: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) {WRITER_BACKENDS}"
+    )))
+    .fetch_one(observer.read())
+    .await?;
     assert_eq!(writers, 1, "the writer keeps a new connection");
 
     observer.close().await;
