@@ -510,19 +510,24 @@ mod tests {
         Ok(())
     }
 
-    /// A nats-server, a SQLite file with only the kernel's tables, and a
-    /// bus on that server; the first two live as long as they are held.
-    async fn relay_parts() -> anyhow::Result<(gongkai_testkit::Nats, tempfile::TempDir, Db, Bus)> {
-        let nats = gongkai_testkit::Nats::start().await?;
-        let dir = tempfile::tempdir()?;
-        let db = Db::connect(
+    /// A SQLite file in `dir` with only the kernel's tables.
+    async fn kernel_db(dir: &tempfile::TempDir) -> anyhow::Result<Db> {
+        Db::connect(
             &sqlite_url(&dir.path().join("outbox.db")),
             &Migrations {
                 sqlite: &NO_SERVICE_TABLES,
                 postgres: &NO_SERVICE_TABLES,
             },
         )
-        .await?;
+        .await
+    }
+
+    /// A nats-server, a SQLite file with only the kernel's tables, and a
+    /// bus on that server; the first two live as long as they are held.
+    async fn relay_parts() -> anyhow::Result<(gongkai_testkit::Nats, tempfile::TempDir, Db, Bus)> {
+        let nats = gongkai_testkit::Nats::start().await?;
+        let dir = tempfile::tempdir()?;
+        let db = kernel_db(&dir).await?;
         let bus = Bus::connect(
             &NatsConfig {
                 url: nats.url.clone(),
@@ -593,14 +598,7 @@ mod tests {
     #[tokio::test]
     async fn pruning_never_gives_an_id_twice() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
-        let db = Db::connect(
-            &sqlite_url(&dir.path().join("outbox.db")),
-            &Migrations {
-                sqlite: &NO_SERVICE_TABLES,
-                postgres: &NO_SERVICE_TABLES,
-            },
-        )
-        .await?;
+        let db = kernel_db(&dir).await?;
         let relay = Relay {
             wake: Arc::new(Notify::new()),
         };
