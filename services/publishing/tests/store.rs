@@ -1674,10 +1674,7 @@ async fn case_write_changes_expecting(db: &Db) -> Result<()> {
     Ok(())
 }
 
-/// A group of publications written in one round trip: everything lands, and
-/// a stale read turns the whole call into `false`. Changes that leave the
-/// fields alone do not send them: the row keeps its own and the version
-/// copies them from it; one that changes them writes them to both.
+/// The one version of document `id`, as the store reads it.
 async fn only_version(db: &Db, id: &str) -> Result<store::VersionRow> {
     let mut conn = db.read().acquire().await?;
     let mut v = store::versions(&mut conn, id).await?;
@@ -1685,6 +1682,11 @@ async fn only_version(db: &Db, id: &str) -> Result<store::VersionRow> {
     Ok(v.remove(0))
 }
 
+/// A group of publications written in one round trip: everything lands, and
+/// a stale read turns the whole call into `false`. Changes that leave the
+/// fields alone do not send them: the row keeps its own and the version
+/// copies them from it; one that changes them writes them to the row, and
+/// its version reads them there.
 async fn case_write_changes_group(db: &Db) -> Result<()> {
     use gongkai_kernel::outbox::OutboxRow;
     let ids = ["g1", "g2", "g3"];
