@@ -86,14 +86,26 @@ idle_memory() {
     local rss hwm
     rss=$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$node_pid/status")
     hwm=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$node_pid/status")
-    echo "== idle node memory (node services on SQLite, NATS connected, 5 s after ready)"
+    echo "== idle node (node services on SQLite, NATS connected, 5 s after ready)"
     echo "VmRSS ${rss} MB (peak VmHWM ${hwm} MB), pid $node_pid, $(grep 'gongkai node ready' "$tmp/node.out")"
+    # How often an idle node wakes: context switches of all its threads.
+    local before after
+    before=$(switches "$node_pid")
+    sleep 10
+    after=$(switches "$node_pid")
+    echo "idle wake-ups: $(( (after - before) / 10 )) context switches per second over 10 s"
 
     kill -TERM "$node_pid"
     local rc=0
     wait "$node_pid" || rc=$?
     node_pid=""
     echo "node stopped on SIGTERM (exit status $rc)"
+}
+
+# Context switches (voluntary and not) of every thread of process $1 so far.
+switches() {
+    cat /proc/"$1"/task/*/status 2>/dev/null |
+        awk '/^(non)?voluntary_ctxt_switches:/ { n += $2 } END { print n + 0 }'
 }
 
 main() {

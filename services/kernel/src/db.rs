@@ -194,31 +194,79 @@ async fn sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// How often the checkpointer copies the write-ahead log into the database.
+/// How often the checkpointer copies the write-ahead log into the database
+/// while there are commits to copy.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The longest the checkpointer sleeps on an idle database: it looks less
+/// and less often while nothing is committed (an idle node should not wake
+/// ten times a second per service), and the first commit after a quiet
+/// spell is copied at most this late.
+const CHECKPOINT_IDLE_MAX: Duration = Duration::from_millis(1_600);
 
 /// The log length (in pages) at which the writer checkpoints by itself
 /// after a commit: only when the checkpointer has fallen far behind (the
 /// default, 1,000, would have the writer do it every few hundred writes).
 const WRITER_CHECKPOINT_PAGES: u32 = 20_000;
 
+/// How long the checkpointer sleeps after a look that found work
+/// (`pending`) or none, having slept `last`.
+fn checkpoint_wait(last: Duration, pending: bool) -> Duration {
+    if pending {
+        CHECKPOINT_INTERVAL
+    } else {
+        (last * 2).clamp(CHECKPOINT_INTERVAL, CHECKPOINT_IDLE_MAX)
+    }
+}
+
 /// Copies the write-ahead log into the database from a connection of its
 /// own, beside the writer, until the write pool is closed. Left to SQLite,
 /// the commit that crosses 1,000 log pages copies them and syncs the file
 /// itself, and its caller waits milliseconds for that. A passive
 /// checkpoint never waits for the writer or for readers; what it cannot
-/// copy yet it copies next time.
+/// copy yet it copies next time. `PRAGMA data_version` tells whether any
+/// other connection has committed since the last look, so an idle database
+/// costs one cheap question per (growing) interval, not a checkpoint.
 async fn checkpoint_in_background(mut conn: AnyConnection, write: AnyPool) {
-    let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut wait = CHECKPOINT_INTERVAL;
+    let mut seen: Option<i64> = None;
+    // Frames a passive checkpoint could not copy yet (a reader was using
+    // them): worth another try even with no new commit.
+    let mut left_behind = false;
     loop {
-        tick.tick().await;
+        tokio::time::sleep(wait).await;
         if write.is_closed() {
             break;
         }
-        if let Err(e) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
-            tracing::warn!(error = %e, "checkpointing the SQLite log failed");
+        // Read to the end (not `fetch_one`), so the statement is reset and
+        // holds no read transaction: a connection inside one would see no
+        // later commit, and its snapshot would keep the checkpoint back.
+        let version: Option<i64> = match sqlx::query_scalar("PRAGMA data_version")
+            .fetch_all(&mut conn)
+            .await
+        {
+            Ok(v) => v.first().copied(),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the SQLite data version failed");
+                None
+            }
+        };
+        let committed = version.is_none() || version != seen;
+        seen = version;
+        let pending = committed || left_behind;
+        if pending {
+            match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_all(&mut conn)
+                .await
+            {
+                Ok(rows) => left_behind = rows.first().is_none_or(|&(_, log, copied)| copied < log),
+                Err(e) => {
+                    left_behind = true;
+                    tracing::warn!(error = %e, "checkpointing the SQLite log failed");
+                }
+            }
         }
+        wait = checkpoint_wait(wait, pending);
     }
     let _ = conn.close().await;
 }
@@ -344,6 +392,51 @@ mod tests {
         drop(conn);
         assert_eq!(count(&db, "t").await?, 3);
         assert_eq!(count(&db, "gk_guard").await?, 0);
+        Ok(())
+    }
+
+    /// Looking finds work: back to the short interval; finding none, the
+    /// interval doubles up to its bound.
+    #[test]
+    fn an_idle_checkpointer_looks_less_and_less_often() {
+        assert_eq!(
+            checkpoint_wait(CHECKPOINT_IDLE_MAX, true),
+            CHECKPOINT_INTERVAL
+        );
+        let mut wait = CHECKPOINT_INTERVAL;
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            wait = checkpoint_wait(wait, false);
+            waits.push(wait.as_millis());
+        }
+        assert_eq!(waits, [200, 400, 800, 1_600, 1_600, 1_600]);
+    }
+
+    /// After a quiet spell long enough for the checkpointer to look as
+    /// seldom as it ever does, a commit still reaches the database file.
+    #[tokio::test]
+    async fn a_commit_after_a_quiet_spell_is_checkpointed() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let db = sqlite(&dir).await?;
+        let file = dir.path().join("guard.db");
+        tokio::time::sleep(CHECKPOINT_IDLE_MAX * 2).await;
+        let before = std::fs::metadata(&file)?.len();
+        // Rows enough for pages the file does not have yet.
+        sqlx::query(
+            "WITH RECURSIVE n (v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM n WHERE v < 5000) \
+             INSERT INTO t (v) SELECT v FROM n",
+        )
+        .execute(db.write())
+        .await?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::fs::metadata(&file)?.len() <= before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nothing was checkpointed after the quiet spell"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        db.close().await;
         Ok(())
     }
 
