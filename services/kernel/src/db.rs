@@ -395,6 +395,23 @@ mod tests {
         Ok(())
     }
 
+    /// Waits (10 s at most) for the database file to grow past `before`
+    /// bytes: a checkpoint has copied pages it did not have.
+    async fn grows_past(file: &std::path::Path, before: u64) -> anyhow::Result<()> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = std::fs::metadata(file)?.len();
+            if now > before {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "the database file stayed at {now} bytes: nothing was checkpointed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Looking finds work: back to the short interval; finding none, the
     /// interval doubles up to its bound.
     #[test]
@@ -428,14 +445,7 @@ mod tests {
         )
         .execute(db.write())
         .await?;
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::fs::metadata(&file)?.len() <= before {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "nothing was checkpointed after the quiet spell"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        grows_past(&file, before).await?;
         db.close().await;
         Ok(())
     }
@@ -454,18 +464,7 @@ mod tests {
                 .execute(db.write())
                 .await?;
         }
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let now = std::fs::metadata(&file)?.len();
-            if now > before {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the database file stayed at {now} bytes: nothing was checkpointed"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        grows_past(&file, before).await?;
         db.close().await;
         Ok(())
     }
