@@ -73,6 +73,19 @@ pub async fn start(rt: Runtime, cfg: Config) -> anyhow::Result<Running> {
     let node = &rt.node;
     let url = gongkai_kernel::db::service_url(&cfg.database_url, &node.data_dir, "publishing");
     let db = store::connect(&url).await.context("publishing database")?;
+    for c in store::standardize_doc_numbers(&db)
+        .await
+        .context("giving stored document numbers their standard spelling")?
+    {
+        tracing::warn!(
+            document = %c.id,
+            unit = %c.unit,
+            stored = %c.stored,
+            standard = %c.standard,
+            holder = %c.holder,
+            "document number left as stored: another document of its unit has its standard spelling; change one of them"
+        );
+    }
     let catalog_text = std::fs::read_to_string(&cfg.catalog_file)
         .with_context(|| format!("publishing.catalog_file {}", cfg.catalog_file.display()))?;
     let catalog = Catalog::parse_toml(&catalog_text)

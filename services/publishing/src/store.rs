@@ -464,6 +464,100 @@ pub async fn changed_since(
     rows.iter().map(doc_from_row).collect()
 }
 
+/// A stored 文号 left in the spelling it was stored in: another document
+/// of its unit already has its standard spelling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocNumberClash {
+    pub id: String,
+    pub unit: String,
+    pub stored: String,
+    pub standard: String,
+    /// The document that has the standard spelling.
+    pub holder: String,
+}
+
+/// The `counters` row saying that every stored 文号 has been given its
+/// standard spelling (or reported as a clash).
+const DOC_NUMBERS_STANDARD: &str = "doc_numbers_standard";
+
+/// Gives every stored 文号 its standard spelling ([`doc_number::normalize`]),
+/// once per database: numbers are spelled so on the way in, but rows
+/// written before that kept what was typed, and a number typed again in
+/// another spelling would not have met them. A public document rewritten
+/// takes a new search sequence, so the index shows the number as now
+/// stored. A number whose standard spelling another document of its unit
+/// already has is left as it is and returned, for the operator to settle.
+/// Call it before serving: it takes the write connection row by row.
+///
+/// [`doc_number::normalize`]: crate::domain::doc_number::normalize
+pub async fn standardize_doc_numbers(db: &Db) -> Result<Vec<DocNumberClash>, sqlx::Error> {
+    let done: Option<i64> = sqlx::query_scalar("SELECT value FROM counters WHERE name = $1")
+        .bind(DOC_NUMBERS_STANDARD)
+        .fetch_optional(db.read())
+        .await?;
+    if done.is_some() {
+        return Ok(Vec::new());
+    }
+    let mut clashes = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT id, unit, doc_number, search_seq FROM documents \
+             WHERE doc_number IS NOT NULL AND id > $1 ORDER BY id LIMIT 1000",
+        )
+        .bind(&after)
+        .fetch_all(db.read())
+        .await?;
+        let Some((last, ..)) = page.last() else { break };
+        after = last.clone();
+        for (id, unit, stored, search_seq) in page {
+            let standard = crate::domain::doc_number::normalize(&stored);
+            if standard == stored {
+                continue;
+            }
+            let mut tx = db.begin().await?;
+            let holder: Option<String> =
+                sqlx::query_scalar("SELECT id FROM documents WHERE unit = $1 AND doc_number = $2")
+                    .bind(&unit)
+                    .bind(&standard)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(holder) = holder {
+                tx.rollback().await?;
+                clashes.push(DocNumberClash {
+                    id,
+                    unit,
+                    stored,
+                    standard,
+                    holder,
+                });
+                continue;
+            }
+            let seq = if search_seq > 0 {
+                sqlx::query_scalar::<_, i64>(
+                    "UPDATE counters SET value = value + 1 WHERE name = 'search' RETURNING value",
+                )
+                .fetch_one(&mut *tx)
+                .await?
+            } else {
+                0
+            };
+            sqlx::query("UPDATE documents SET doc_number = $1, search_seq = $2 WHERE id = $3")
+                .bind(&standard)
+                .bind(seq)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+    }
+    sqlx::query("INSERT INTO counters (name, value) VALUES ($1, 1)")
+        .bind(DOC_NUMBERS_STANDARD)
+        .execute(db.write())
+        .await?;
+    Ok(clashes)
+}
+
 pub async fn max_search_seq(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT value FROM counters WHERE name = 'search'")
         .fetch_one(conn)

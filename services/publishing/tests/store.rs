@@ -64,6 +64,7 @@ conformance! {
     document_round_trip => case_document_round_trip,
     update_document => case_update_document,
     unique_doc_number => case_unique_doc_number,
+    standardize_doc_numbers => case_standardize_doc_numbers,
     failed_transaction_leaves_nothing => case_failed_transaction_leaves_nothing,
     index_seq => case_index_seq,
     index_seq_concurrent => case_index_seq_concurrent,
@@ -478,6 +479,66 @@ async fn case_unique_doc_number(db: &Db) -> Result<()> {
         .expect_err("missing table");
     assert!(!is_unique_violation(&e), "{e:?}");
     assert!(!is_unique_violation(&sqlx::Error::RowNotFound));
+    Ok(())
+}
+
+/// Numbers stored as typed (as rows written before numbers were spelled
+/// on the way in) take their standard spelling once; a public one is
+/// indexed again; one whose standard spelling is taken is left and told.
+async fn case_standardize_doc_numbers(db: &Db) -> Result<()> {
+    let with_number = |id: &str, number: &str| {
+        let mut d = doc(id, "u1");
+        d.fields.doc_number = Some(number.into());
+        d
+    };
+    let mut public = with_number("a-public", "宜政办发[2017]06号");
+    public.state = State::Published;
+    public.search_seq = 1;
+    insert(db, &public).await?;
+    insert(db, &with_number("b-draft", "宜政办发（2018） 第3号")).await?;
+    insert(db, &with_number("c-holder", "宜政办发〔2019〕1号")).await?;
+    insert(db, &with_number("d-clash", "宜政办发[2019]01号")).await?;
+    insert(db, &with_number("e-standard", "宜政办发〔2020〕2号")).await?;
+    sqlx::query("UPDATE counters SET value = 1 WHERE name = 'search'")
+        .execute(db.write())
+        .await?;
+
+    let clashes = store::standardize_doc_numbers(db).await?;
+    ensure!(
+        clashes
+            == [store::DocNumberClash {
+                id: "d-clash".into(),
+                unit: "u1".into(),
+                stored: "宜政办发[2019]01号".into(),
+                standard: "宜政办发〔2019〕1号".into(),
+                holder: "c-holder".into(),
+            }],
+        "{clashes:?}"
+    );
+    let number = |d: Option<DocRow>| d.and_then(|d| d.fields.doc_number);
+    let a = get(db, "a-public").await?.context("a-public")?;
+    ensure!(
+        a.fields.doc_number.as_deref() == Some("宜政办发〔2017〕6号"),
+        "{a:?}"
+    );
+    // Indexed again: a sequence after every one taken before.
+    ensure!(a.search_seq == 2, "search_seq {}", a.search_seq);
+    ensure!(scalar(db, "SELECT value FROM counters WHERE name = 'search'").await? == 2);
+    let b = get(db, "b-draft").await?.context("b-draft")?;
+    ensure!(b.fields.doc_number.as_deref() == Some("宜政办发〔2018〕3号"));
+    ensure!(
+        b.search_seq == 0,
+        "a draft is not indexed: {}",
+        b.search_seq
+    );
+    ensure!(number(get(db, "d-clash").await?).as_deref() == Some("宜政办发[2019]01号"));
+    ensure!(number(get(db, "e-standard").await?).as_deref() == Some("宜政办发〔2020〕2号"));
+
+    // Once per database: a number stored as typed afterwards (by hand, say)
+    // is not looked at again.
+    insert(db, &with_number("f-later", "宜政办发[2021]07号")).await?;
+    ensure!(store::standardize_doc_numbers(db).await?.is_empty());
+    ensure!(number(get(db, "f-later").await?).as_deref() == Some("宜政办发[2021]07号"));
     Ok(())
 }
 
