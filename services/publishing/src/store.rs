@@ -551,7 +551,8 @@ pub async fn standardize_doc_numbers(db: &Db) -> Result<Vec<DocNumberClash>, sql
             tx.commit().await?;
         }
     }
-    sqlx::query("INSERT INTO counters (name, value) VALUES ($1, 1)")
+    // Two processes started at once on one database may both get here.
+    sqlx::query("INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) DO NOTHING")
         .bind(DOC_NUMBERS_STANDARD)
         .execute(db.write())
         .await?;
