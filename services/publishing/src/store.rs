@@ -534,11 +534,7 @@ pub async fn standardize_doc_numbers(db: &Db) -> Result<Vec<DocNumberClash>, sql
                 continue;
             }
             let seq = if search_seq > 0 {
-                sqlx::query_scalar::<_, i64>(
-                    "UPDATE counters SET value = value + 1 WHERE name = 'search' RETURNING value",
-                )
-                .fetch_one(&mut *tx)
-                .await?
+                take_seqs(&mut tx, db.backend(), None).await?.1
             } else {
                 0
             };

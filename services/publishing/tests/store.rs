@@ -234,6 +234,18 @@ fn full_doc(id: &str, unit: &str) -> DocRow {
     d
 }
 
+/// `d` as published on 2026-03-03 with index number `index_seq` and search
+/// sequence `search_seq`, one stamp after the row as read.
+fn as_published(d: &DocRow, index_seq: i64, search_seq: i64) -> DocRow {
+    let mut p = d.clone();
+    p.state = State::Published;
+    p.index_no = Some(format!("X/2026-{index_seq:05}"));
+    p.date_published = Some(ymd(2026, 3, 3));
+    p.updated_at += 1;
+    p.search_seq = search_seq;
+    p
+}
+
 async fn insert(db: &Db, d: &DocRow) -> Result<(), sqlx::Error> {
     let mut conn = db.write().acquire().await?;
     store::insert_document(&mut conn, d).await
@@ -1596,15 +1608,7 @@ async fn case_write_changes_expecting(db: &Db) -> Result<()> {
     let published: Vec<DocRow> = approved
         .iter()
         .enumerate()
-        .map(|(i, d)| {
-            let mut p = d.clone();
-            p.state = State::Published;
-            p.index_no = Some(format!("X/2026-{:05}", index_next + i as i64));
-            p.date_published = Some(ymd(2026, 3, 3));
-            p.updated_at += 1;
-            p.search_seq = search_next + i as i64;
-            p
-        })
+        .map(|(i, d)| as_published(d, index_next + i as i64, search_next + i as i64))
         .collect();
     let events: Vec<Vec<OutboxRow>> = published
         .iter()
@@ -1760,12 +1764,7 @@ async fn case_write_changes_group(db: &Db) -> Result<()> {
         .iter()
         .enumerate()
         .map(|(i, id)| {
-            let mut d = doc(id, "340823.jyj");
-            d.state = State::Published;
-            d.index_no = Some(format!("X/2026-{:05}", i + 1));
-            d.date_published = Some(ymd(2026, 3, 3));
-            d.updated_at += 1;
-            d.search_seq = i as i64 + 1;
+            let mut d = as_published(&doc(id, "340823.jyj"), i as i64 + 1, i as i64 + 1);
             if *id == "g1" {
                 d.fields.title = "改后的标题".into();
                 d.fields.body = "改后的正文".into();
@@ -1826,12 +1825,7 @@ async fn case_write_changes_group(db: &Db) -> Result<()> {
     let mut d = doc("g4", "340823.jyj");
     d.state = State::Approved;
     insert(db, &d).await?;
-    let mut p = d.clone();
-    p.state = State::Published;
-    p.index_no = Some("X/2026-00004".into());
-    p.date_published = Some(ymd(2026, 3, 3));
-    p.updated_at += 1;
-    p.search_seq = 4;
+    let p = as_published(&d, 4, 4);
     let mut sent = p.clone();
     // Not sent: a stale copy of the fields must not reach the row.
     sent.fields.body = "不应写入".into();
@@ -1928,15 +1922,7 @@ async fn case_versions_share_the_current_body(db: &Db) -> Result<()> {
     let v1: Vec<DocRow> = approved
         .iter()
         .enumerate()
-        .map(|(i, a)| {
-            let mut d = a.clone();
-            d.state = State::Published;
-            d.index_no = Some(format!("X/2026-{:05}", i + 1));
-            d.date_published = Some(ymd(2026, 3, 3));
-            d.updated_at += 1;
-            d.search_seq = i as i64 + 1;
-            d
-        })
+        .map(|(i, a)| as_published(a, i as i64 + 1, i as i64 + 1))
         .collect();
     let changes: Vec<_> = v1
         .iter()
