@@ -5,9 +5,15 @@
 //! SQL is written once with `$1`-style parameters, which both drivers accept,
 //! and portable types (BIGINT/INTEGER, TEXT, BYTEA/BLOB); dates are ISO text
 //! and instants are Unix milliseconds.
+//!
+//! The hottest SQLite write can bypass the driver (`direct`), still as the
+//! one writer.
+
+mod direct;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -42,11 +48,16 @@ const KERNEL_MIGRATIONS_TABLE: &str = "_gk_kernel_migrations";
 /// writer anyway, and queueing in-process avoids `SQLITE_BUSY` on upgrade of
 /// a deferred transaction. Reads use a separate pool (WAL lets them run
 /// beside the writer). With PostgreSQL both are the same pool.
+///
+/// SQLite also has a connection of its own, without sqlx, for the hottest
+/// write ([`Db::write_direct`]); it takes the write connection first, so
+/// there is still one writer at a time.
 #[derive(Clone, Debug)]
 pub struct Db {
     backend: Backend,
     write: AnyPool,
     read: AnyPool,
+    direct: Option<Arc<direct::Direct>>,
 }
 
 pub fn install_drivers() {
@@ -85,7 +96,11 @@ impl Db {
             // info logs would drown the node's log.
             .log_statements(tracing::log::LevelFilter::Debug)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
-        let db = match backend {
+        let direct_file = match backend {
+            Backend::Sqlite => Some(sqlite_file(url)?),
+            Backend::Postgres => None,
+        };
+        let mut db = match backend {
             Backend::Sqlite => {
                 let write = sqlite_pool(1)
                     .after_connect(|conn, _meta| {
@@ -112,6 +127,7 @@ impl Db {
                     backend,
                     write,
                     read,
+                    direct: None,
                 }
             }
             Backend::Postgres => {
@@ -128,10 +144,17 @@ impl Db {
                     backend,
                     write: pool.clone(),
                     read: pool,
+                    direct: None,
                 }
             }
         };
         db.migrate(migrations).await?;
+        if let Some(path) = direct_file {
+            db.direct = Some(Arc::new(
+                direct::Direct::open(&path, WRITER_CHECKPOINT_PAGES)
+                    .with_context(|| format!("opening {} directly", path.display()))?,
+            ));
+        }
         Ok(db)
     }
 
@@ -168,10 +191,51 @@ impl Db {
         self.write.begin().await
     }
 
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction on SQLite's own handle,
+    /// holding the write connection meanwhile: committed when `f` answers
+    /// `Some`, rolled back when it answers `None` or fails. Only for SQLite;
+    /// errors read as sqlx's own (a unique violation is one).
+    pub async fn write_direct<R>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<Option<R>>,
+    ) -> Result<Option<R>, sqlx::Error> {
+        let Some(direct) = &self.direct else {
+            return Err(sqlx::Error::Configuration(
+                "direct writes are SQLite's only".into(),
+            ));
+        };
+        // The write connection, held unused: while it is ours no other
+        // writer in the process can start.
+        let _writer = self.write.acquire().await?;
+        direct.run(f)
+    }
+
     pub async fn close(&self) {
         self.write.close().await;
+        if let Some(direct) = &self.direct {
+            direct.close();
+        }
         self.read.close().await;
     }
+}
+
+/// The file a `sqlite:` URL names. One in memory is refused: every
+/// connection to it would be a database of its own, and a service's
+/// connections must share one.
+fn sqlite_file(url: &str) -> anyhow::Result<std::path::PathBuf> {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).context("database url")?;
+    let path = options.get_filename();
+    let in_memory = path.to_string_lossy().starts_with("file:sqlx-in-memory-")
+        || url
+            .split_once('?')
+            .is_some_and(|(_, query)| query.split('&').any(|kv| kv == "mode=memory"));
+    if in_memory {
+        anyhow::bail!(
+            "database url: an in-memory SQLite database is not supported: name a file \
+             (the service's connections must all reach the same database)"
+        );
+    }
+    Ok(path.to_owned())
 }
 
 fn sqlite_pool(max: u32) -> AnyPoolOptions {
@@ -276,25 +340,13 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// What a failed SQLite guard undoes: the statement alone, inside a
-/// transaction the caller rolls back, or the whole transaction, in a batch
-/// that holds its own `BEGIN` and `COMMIT`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GuardUndo {
-    Statement,
-    Transaction,
-}
-
 /// A statement for SQLite batches that fails unless `condition` (SQL, e.g.
 /// `changes() = 1`) holds; `changes()` then still names the statement
 /// before it. It writes nothing when the condition holds, and its error is
-/// told apart by [`is_guard_failure`].
-pub fn sqlite_guard(condition: &str, undo: GuardUndo) -> String {
-    let clause = match undo {
-        GuardUndo::Statement => "ABORT",
-        GuardUndo::Transaction => "ROLLBACK",
-    };
-    format!("INSERT OR {clause} INTO gk_guard (ok) SELECT NULL WHERE NOT ({condition});")
+/// told apart by [`is_guard_failure`]. Failing, it undoes only itself and
+/// stops the batch: the caller's transaction is the caller's to roll back.
+pub fn sqlite_guard(condition: &str) -> String {
+    format!("INSERT OR ABORT INTO gk_guard (ok) SELECT NULL WHERE NOT ({condition});")
 }
 
 /// Whether an error is a failed [`sqlite_guard`].
@@ -362,37 +414,6 @@ mod tests {
                 .fetch_one(db.read())
                 .await?,
         )
-    }
-
-    /// A batch holding its own transaction: a failed guard undoes all of
-    /// it and leaves the connection out of any transaction; a passing guard
-    /// writes nothing of its own.
-    #[tokio::test]
-    async fn a_failed_guard_undoes_its_whole_batch() -> anyhow::Result<()> {
-        let dir = tempfile::tempdir()?;
-        let db = sqlite(&dir).await?;
-        let batch = |expect: i64| {
-            format!(
-                "BEGIN IMMEDIATE; INSERT INTO t (v) VALUES (1), (2); {} \
-                 INSERT INTO t (v) VALUES (3); COMMIT;",
-                sqlite_guard(&format!("changes() = {expect}"), GuardUndo::Transaction)
-            )
-        };
-        let mut conn = db.write().acquire().await?;
-        let e = sqlx::query(sqlx::AssertSqlSafe(batch(5)))
-            .execute(&mut *conn)
-            .await
-            .expect_err("the guard must fail");
-        assert!(is_guard_failure(&e), "{e}");
-        assert!(!is_unique_violation(&e));
-        // No transaction is left open on the connection: this one commits.
-        sqlx::query(sqlx::AssertSqlSafe(batch(2)))
-            .execute(&mut *conn)
-            .await?;
-        drop(conn);
-        assert_eq!(count(&db, "t").await?, 3);
-        assert_eq!(count(&db, "gk_guard").await?, 0);
-        Ok(())
     }
 
     /// Waits (10 s at most) for the database file to grow past `before`
@@ -478,7 +499,7 @@ mod tests {
         let mut tx = db.begin().await?;
         let e = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO t (v) VALUES (1); {} INSERT INTO t (v) VALUES (2);",
-            sqlite_guard("changes() = 0", GuardUndo::Statement)
+            sqlite_guard("changes() = 0")
         )))
         .execute(&mut *tx)
         .await
@@ -494,5 +515,108 @@ mod tests {
         tx.rollback().await?;
         assert_eq!(count(&db, "t").await?, 0);
         Ok(())
+    }
+
+    /// A direct write commits when told to, leaves nothing when told not
+    /// to or when it fails, and fails as sqlx would (a unique violation
+    /// reads as one).
+    #[tokio::test]
+    async fn a_direct_write_commits_or_leaves_nothing() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let db = sqlite(&dir).await?;
+        sqlx::query("CREATE TABLE k (k TEXT PRIMARY KEY)")
+            .execute(db.write())
+            .await?;
+        let insert = |tx: &rusqlite::Transaction<'_>, v: i64| {
+            tx.execute("INSERT INTO t (v) VALUES (?1)", [v])
+        };
+        let kept = db
+            .write_direct(|tx| {
+                insert(tx, 1)?;
+                Ok(Some("kept"))
+            })
+            .await?;
+        assert_eq!(kept, Some("kept"));
+        assert_eq!(count(&db, "t").await?, 1, "read through sqlx's pool");
+        let undone = db
+            .write_direct(|tx| {
+                insert(tx, 2)?;
+                Ok(None::<()>)
+            })
+            .await?;
+        assert_eq!(undone, None);
+        let e = db
+            .write_direct(|tx| {
+                insert(tx, 3)?;
+                tx.execute("INSERT INTO k (k) VALUES ('a'), ('a')", [])?;
+                Ok(Some(()))
+            })
+            .await
+            .expect_err("a duplicate key must fail the write");
+        assert!(is_unique_violation(&e), "{e}");
+        assert!(violated_constraint(&e).contains("k.k"), "{e}");
+        assert_eq!(count(&db, "t").await?, 1);
+        assert_eq!(count(&db, "k").await?, 0);
+        // The connection is out of any transaction again: this one lands.
+        db.write_direct(|tx| insert(tx, 4).map(|_| Some(())))
+            .await?;
+        assert_eq!(count(&db, "t").await?, 2);
+        db.close().await;
+        let e = db
+            .write_direct(|_| Ok(Some(())))
+            .await
+            .expect_err("a closed database takes no write");
+        assert!(matches!(e, sqlx::Error::PoolClosed), "{e}");
+        Ok(())
+    }
+
+    /// A direct write queues behind a transaction of sqlx's writer instead
+    /// of meeting a locked database (where SQLite's busy handler would
+    /// block the thread, then fail).
+    #[tokio::test]
+    async fn a_direct_write_waits_for_the_writer() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let db = sqlite(&dir).await?;
+        let mut tx = db.begin().await?;
+        sqlx::query("INSERT INTO t (v) VALUES (1)")
+            .execute(&mut *tx)
+            .await?;
+        let direct = db.clone();
+        let mut write = tokio::spawn(async move {
+            direct
+                .write_direct(|tx| {
+                    // Sees the transaction before it as committed.
+                    let seen: i64 = tx.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?;
+                    tx.execute("INSERT INTO t (v) VALUES (2)", [])?;
+                    Ok(Some(seen))
+                })
+                .await
+        });
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), &mut write)
+                .await
+                .is_err(),
+            "the direct write went ahead of an open transaction"
+        );
+        tx.commit().await?;
+        assert_eq!(write.await??, Some(1));
+        assert_eq!(count(&db, "t").await?, 2);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn an_in_memory_sqlite_database_is_refused() {
+        for url in ["sqlite::memory:", "sqlite://x.db?mode=memory"] {
+            let e = Db::connect(
+                url,
+                &Migrations {
+                    sqlite: &NO_SERVICE_TABLES,
+                    postgres: &NO_SERVICE_TABLES,
+                },
+            )
+            .await
+            .expect_err(url);
+            assert!(format!("{e:#}").contains("in-memory"), "{url}: {e:#}");
+        }
     }
 }

@@ -1,18 +1,22 @@
 //! The publishing tables. One SQL code path serves SQLite and PostgreSQL
 //! (see `gongkai_kernel::db`); the conformance suite in `tests/store.rs`
-//! runs it against both.
+//! runs it against both. One write has a path per backend: the group
+//! writer's, as one statement on PostgreSQL and on SQLite's own handle
+//! (`direct`).
 
 use std::sync::LazyLock;
 
 use chrono::NaiveDate;
-use gongkai_kernel::db::{Db, GuardUndo, Migrations, is_guard_failure, now_ms, sqlite_guard};
+use gongkai_kernel::db::{Db, Migrations, is_guard_failure, now_ms, sqlite_guard};
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row as _};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Row as _};
 
 use crate::domain::catalog::ColumnDef;
 use crate::domain::document::{Attribute, Fields};
 use crate::domain::workflow::State;
 
+mod direct;
 mod interpretations;
 pub use interpretations::{
     Judgement, PolicyAhead, outstanding_page, record_judgement, unjudged_page,
@@ -1004,7 +1008,7 @@ pub async fn write_changes(
     let mut counts = Vec::new();
     let mut batch = String::new();
     for (n, c) in changes.iter().enumerate() {
-        let (cte, stmts) = change_sql(&mut p, c, n, GuardUndo::Statement);
+        let (cte, stmts) = change_sql(&mut p, c, n);
         ctes.push(cte);
         counts.push(format!("(SELECT COUNT(*) FROM u{n})"));
         batch.push_str(&stmts);
@@ -1284,120 +1288,121 @@ pub struct SeqAdvance {
 /// Writes `changes` and advances the counters from the values `seqs`
 /// expects, all or nothing, without first taking the counters: one
 /// statement on PostgreSQL (its own transaction, undone by `gk_expect` when
-/// anything was not as expected), one batch in a transaction on SQLite.
+/// anything was not as expected), one transaction on SQLite's own handle.
 /// `Ok(false)`: a counter or a document was not as expected, and nothing
 /// was written. The writer that keeps the counters' next values in memory
-/// saves the round trips of taking them under lock. `conn` is a connection
-/// outside any transaction (the group writer keeps one on PostgreSQL).
+/// saves the round trips of taking them under lock.
+///
+/// On PostgreSQL the statement runs on `held`, or on a connection from the
+/// pool that is then kept there (the group writer's: a group then pays
+/// neither the pool's acquire nor the round trip sqlx spends checking every
+/// connection it takes back); after an error none is kept.
 pub async fn write_changes_expecting(
-    conn: &mut AnyConnection,
-    backend: gongkai_kernel::db::Backend,
+    db: &Db,
+    held: &mut Option<PoolConnection<Any>>,
     changes: &[Change<'_>],
     seqs: &SeqAdvance,
 ) -> Result<bool, sqlx::Error> {
-    match backend {
+    match db.backend() {
         gongkai_kernel::db::Backend::Postgres => {
-            let (docs, events) = group_json(changes);
-            let counters: Vec<GroupCounter<'_>> = seqs
-                .index
-                .iter()
-                .map(|((unit, year, scope), found, left)| GroupCounter {
-                    unit,
-                    year: *year,
-                    scope,
-                    old_seq: *found,
-                    new_seq: *left,
-                })
-                .collect();
-            // Serializing plain structs cannot fail.
-            let counters = serde_json::to_string(&counters).unwrap_or_default();
-            // Built once: the same text every time, prepared and cached.
-            static SQL: LazyLock<String> = LazyLock::new(|| {
-                format!(
-                    "WITH sc AS (UPDATE counters SET value = $4 - 1 \
-                    WHERE name = 'search' AND value = $3 - 1 RETURNING 1), \
-                 ic AS (UPDATE index_counters c SET next_seq = j.new_seq \
-                    FROM jsonb_to_recordset($5::jsonb) \
-                        AS j(unit text, year bigint, scope text, old_seq bigint, new_seq bigint) \
-                    WHERE c.unit = j.unit AND c.year = j.year AND c.scope = j.scope \
-                      AND c.next_seq = j.old_seq RETURNING 1), \
-                 {GROUP_CTES} \
-                 SELECT gk_expect((SELECT COUNT(*) FROM sc) = 1 \
-                    AND (SELECT COUNT(*) FROM ic) = $6 AND (SELECT COUNT(*) FROM u) = $7)"
-                )
-            });
-            let done = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))
-                .bind(docs)
-                .bind(events)
-                .bind(seqs.search.0)
-                .bind(seqs.search.1)
-                .bind(counters)
-                .bind(seqs.index.len() as i64)
-                .bind(changes.len() as i64)
-                .execute(&mut *conn)
-                .await;
-            match done {
-                Ok(_) => Ok(true),
-                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("40001") => Ok(false),
-                Err(e) => Err(e),
+            let mut conn = match held.take() {
+                Some(c) => c,
+                None => db.write().acquire().await?,
+            };
+            let written = write_changes_expecting_pg(&mut conn, changes, seqs).await;
+            if written.is_ok() {
+                *held = Some(conn);
             }
+            written
         }
         gongkai_kernel::db::Backend::Sqlite => {
-            // The whole transaction in one batch, so one round trip to
-            // SQLite's thread instead of three (BEGIN, the writes, COMMIT):
-            // each guard that fails rolls it all back.
-            let one = sqlite_guard("changes() = 1", GuardUndo::Transaction);
-            let mut p = Params::default();
-            let mut batch = format!(
-                "BEGIN IMMEDIATE; \
-                 UPDATE counters SET value = {} - 1 WHERE name = 'search' AND value = {} - 1; {one}",
-                p.add(Val::I(seqs.search.1)),
-                p.add(Val::I(seqs.search.0)),
-            );
-            for ((unit, year, scope), found, left) in &seqs.index {
-                batch.push_str(&format!(
-                    "UPDATE index_counters SET next_seq = {} WHERE unit = {} AND year = {} \
-                     AND scope = {} AND next_seq = {}; {one}",
-                    p.add(Val::I(*left)),
-                    p.add(Val::S(unit.clone())),
-                    p.add(Val::I(i64::from(*year))),
-                    p.add(Val::S(scope.clone())),
-                    p.add(Val::I(*found)),
-                ));
-            }
-            for (n, c) in changes.iter().enumerate() {
-                let (_, stmts) = change_sql(&mut p, c, n, GuardUndo::Transaction);
-                batch.push_str(&stmts);
-            }
-            batch.push_str("COMMIT;");
-            match p
-                .bind(sqlx::query(sqlx::AssertSqlSafe(batch)))
-                .execute(&mut *conn)
-                .await
-            {
-                Ok(_) => Ok(true),
-                Err(e) if is_guard_failure(&e) => Ok(false),
-                Err(e) => {
-                    // Any other failure stops the batch inside its
-                    // transaction: end it before the connection goes back.
-                    // (With none open, SQLite refuses the ROLLBACK; fine.)
-                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                    Err(e)
-                }
-            }
+            let now = now_ms();
+            let written = db
+                .write_direct(|tx| direct::write_expecting(tx, changes, seqs, now))
+                .await?;
+            Ok(written.is_some())
         }
     }
 }
 
-/// The SQL of one change, numbered `n`: as CTEs hanging off the UPDATE's
-/// row (PostgreSQL: no row, no writes), and as a batch of statements
-/// (SQLite: a guard after the UPDATE stops the batch unless it wrote its
-/// one row, undoing what `undo` says, so a stale change writes nothing).
-fn change_sql(p: &mut Params, c: &Change<'_>, n: usize, undo: GuardUndo) -> (String, String) {
-    let d = c.doc;
-    let f = &d.fields;
-    let id = p.add(Val::S(d.id.clone()));
-    let field_sets = [
+async fn write_changes_expecting_pg(
+    conn: &mut AnyConnection,
+    changes: &[Change<'_>],
+    seqs: &SeqAdvance,
+) -> Result<bool, sqlx::Error> {
+    let (docs, events) = group_json(changes);
+    let counters: Vec<GroupCounter<'_>> = seqs
+        .index
+        .iter()
+        .map(|((unit, year, scope), found, left)| GroupCounter {
+            unit,
+            year: *year,
+            scope,
+            old_seq: *found,
+            new_seq: *left,
+        })
+        .collect();
+    // Serializing plain structs cannot fail.
+    let counters = serde_json::to_string(&counters).unwrap_or_default();
+    // Built once: the same text every time, prepared and cached.
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH sc AS (UPDATE counters SET value = $4 - 1 \
+                WHERE name = 'search' AND value = $3 - 1 RETURNING 1), \
+             ic AS (UPDATE index_counters c SET next_seq = j.new_seq \
+                FROM jsonb_to_recordset($5::jsonb) \
+                    AS j(unit text, year bigint, scope text, old_seq bigint, new_seq bigint) \
+                WHERE c.unit = j.unit AND c.year = j.year AND c.scope = j.scope \
+                  AND c.next_seq = j.old_seq RETURNING 1), \
+             {GROUP_CTES} \
+             SELECT gk_expect((SELECT COUNT(*) FROM sc) = 1 \
+                AND (SELECT COUNT(*) FROM ic) = $6 AND (SELECT COUNT(*) FROM u) = $7)"
+        )
+    });
+    let done = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))
+        .bind(docs)
+        .bind(events)
+        .bind(seqs.search.0)
+        .bind(seqs.search.1)
+        .bind(counters)
+        .bind(seqs.index.len() as i64)
+        .bind(changes.len() as i64)
+        .execute(&mut *conn)
+        .await;
+    match done {
+        Ok(_) => Ok(true),
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("40001") => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// What a version copies from its document's row.
+const VERSION_COLUMNS: &str = "version, title, doc_number, subject, publisher, date_formed, \
+     attribute, withheld_reason, column_code, summary, valid_until";
+
+/// A version's row, before its values: the document's id, then
+/// `VERSION_COLUMNS`, the reason, who and when.
+static VERSION_INSERT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO document_versions (document_id, {VERSION_COLUMNS}, reason, created_by, \
+         created_at)"
+    )
+});
+
+/// Gives the versions that share their document's body (NULL) their own
+/// copy, before the document's fields change; a `WHERE` follows.
+const KEEP_BODY: &str = "UPDATE document_versions SET body = (SELECT body FROM documents \
+     WHERE id = document_versions.document_id)";
+
+const HISTORY_INSERT: &str = "INSERT INTO document_history \
+     (document_id, action, actor, from_state, to_state, comment, at)";
+
+const OUTBOX_INSERT: &str =
+    "INSERT INTO gk_outbox (event_id, subject, payload, traceparent, created_at)";
+
+/// The document's fields as a change writes them, when they changed.
+fn field_sets(f: &Fields) -> [(&'static str, Val); 11] {
+    [
         ("title", Val::S(f.title.clone())),
         ("doc_number", Val::OS(f.doc_number.clone())),
         ("subject", Val::S(f.subject.clone())),
@@ -1409,8 +1414,12 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize, undo: GuardUndo) -> (Str
         ("body", Val::S(f.body.clone())),
         ("summary", Val::S(f.summary.clone())),
         ("valid_until", Val::OS(f.valid_until.map(iso))),
-    ];
-    let sets = [
+    ]
+}
+
+/// What every change writes: the state and all that goes with it.
+fn row_sets(d: &DocRow) -> [(&'static str, Val); 15] {
+    [
         ("state", Val::S(d.state.as_str().into())),
         ("version", Val::I(d.version)),
         ("index_no", Val::OS(d.index_no.clone())),
@@ -1432,12 +1441,22 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize, undo: GuardUndo) -> (Str
         ("abolished_on", Val::OS(d.abolished_on.map(iso))),
         ("abolish_reason", Val::OS(d.abolish_reason.clone())),
         ("search_seq", Val::I(d.search_seq)),
-    ];
-    let changed_fields = c.fields_changed.then_some(field_sets);
+    ]
+}
+
+/// The SQL of one change, numbered `n`: as CTEs hanging off the UPDATE's
+/// row (PostgreSQL: no row, no writes), and as a batch of statements
+/// (SQLite: a guard after the UPDATE stops the batch unless it wrote its
+/// one row, and the caller rolls back, so a stale change writes nothing).
+fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String) {
+    let d = c.doc;
+    let f = &d.fields;
+    let id = p.add(Val::S(d.id.clone()));
+    let changed_fields = c.fields_changed.then(|| field_sets(f));
     let set_sql: Vec<String> = changed_fields
         .into_iter()
         .flatten()
-        .chain(sets)
+        .chain(row_sets(d))
         .map(|(col, v)| format!("{col} = {}", p.add(v)))
         .collect();
     let expect_state = p.add(Val::S(c.expect_state.as_str().into()));
@@ -1452,19 +1471,14 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize, undo: GuardUndo) -> (Str
     // until a change of the fields gives the versions that share it their
     // own copy, first thing (`keep_body`; in PostgreSQL's CTEs, from the
     // snapshot taken before the UPDATE).
-    let version_cols = "version, title, doc_number, subject, publisher, date_formed, attribute, \
-         withheld_reason, column_code, summary, valid_until";
-    let keep_body = "UPDATE document_versions SET body = (SELECT body FROM documents \
-         WHERE id = document_versions.document_id)";
+    let version_cols = VERSION_COLUMNS;
+    let keep_body = KEEP_BODY;
     let version = c.version.map(|(reason, actor)| {
         let reason = p.add(Val::S(reason.into()));
         let actor = p.add(Val::S(actor.into()));
         let now = p.add(Val::I(now_ms()));
         (
-            format!(
-                "INSERT INTO document_versions (document_id, {version_cols}, reason, created_by, \
-                 created_at)"
-            ),
+            VERSION_INSERT.as_str(),
             format!("id, {version_cols}, {reason}, {actor}, {now}"),
         )
     });
@@ -1478,7 +1492,7 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize, undo: GuardUndo) -> (Str
         p.add(Val::I(h.at)),
     ]
     .join(", ");
-    let history_insert = "INSERT INTO document_history (document_id, action, actor, from_state, to_state, comment, at)";
+    let history_insert = HISTORY_INSERT;
     let outbox_rows: Vec<String> = c
         .events
         .iter()
@@ -1493,8 +1507,7 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize, undo: GuardUndo) -> (Str
             )
         })
         .collect();
-    let outbox_insert =
-        "INSERT INTO gk_outbox (event_id, subject, payload, traceparent, created_at)";
+    let outbox_insert = OUTBOX_INSERT;
     let returning = if version.is_some() {
         format!("id, {version_cols}")
     } else {
@@ -1511,10 +1524,7 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize, undo: GuardUndo) -> (Str
             "{keep_body} WHERE document_id = {id} AND body IS NULL;"
         ));
     }
-    batch.push_str(&format!(
-        "{update}; {}",
-        sqlite_guard("changes() = 1", undo)
-    ));
+    batch.push_str(&format!("{update}; {}", sqlite_guard("changes() = 1")));
     if let Some((insert, values)) = &version {
         cte.push_str(&format!(", v{n} AS ({insert} SELECT {values} FROM u{n})"));
         batch.push_str(&format!(

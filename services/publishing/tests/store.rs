@@ -1669,15 +1669,7 @@ async fn case_write_changes_expecting(db: &Db) -> Result<()> {
         advance(search_next - 1, index_next),
         advance(search_next, index_next + 1),
     ] {
-        assert!(
-            !store::write_changes_expecting(
-                &mut *db.write().acquire().await?,
-                db.backend(),
-                &changes,
-                &stale
-            )
-            .await?
-        );
+        assert!(!store::write_changes_expecting(db, &mut None, &changes, &stale).await?);
         assert_eq!(counters(db).await?, (search_next, index_next));
         nothing_written(db).await?;
     }
@@ -1692,8 +1684,8 @@ async fn case_write_changes_expecting(db: &Db) -> Result<()> {
         .collect();
     assert!(
         !store::write_changes_expecting(
-            &mut *db.write().acquire().await?,
-            db.backend(),
+            db,
+            &mut None,
             &stale_doc,
             &advance(search_next, index_next)
         )
@@ -1709,14 +1701,10 @@ async fn case_write_changes_expecting(db: &Db) -> Result<()> {
     let mut tx = db.begin().await?;
     store::insert_version(&mut tx, &published[1], "in the way", "x").await?;
     tx.commit().await?;
-    let e = store::write_changes_expecting(
-        &mut *db.write().acquire().await?,
-        db.backend(),
-        &changes,
-        &advance(search_next, index_next),
-    )
-    .await
-    .expect_err("a version already there must fail the write");
+    let e =
+        store::write_changes_expecting(db, &mut None, &changes, &advance(search_next, index_next))
+            .await
+            .expect_err("a version already there must fail the write");
     assert!(is_unique_violation(&e), "{e}");
     sqlx::query("DELETE FROM document_versions WHERE reason = 'in the way'")
         .execute(db.write())
@@ -1726,13 +1714,8 @@ async fn case_write_changes_expecting(db: &Db) -> Result<()> {
 
     // As expected: everything lands and the counters move on.
     assert!(
-        store::write_changes_expecting(
-            &mut *db.write().acquire().await?,
-            db.backend(),
-            &changes,
-            &advance(search_next, index_next)
-        )
-        .await?
+        store::write_changes_expecting(db, &mut None, &changes, &advance(search_next, index_next))
+            .await?
     );
     assert_eq!(counters(db).await?, (search_next + 2, index_next + 2));
     assert_published(db, &published, (2, 2, 2)).await?;
@@ -1933,9 +1916,7 @@ async fn case_versions_share_the_current_body(db: &Db) -> Result<()> {
         search: (1, 3),
         index: Vec::new(),
     };
-    let mut conn = db.write().acquire().await?;
-    ensure!(store::write_changes_expecting(&mut conn, db.backend(), &changes, &advance).await?);
-    drop(conn);
+    ensure!(store::write_changes_expecting(db, &mut None, &changes, &advance).await?);
     for d in &v1 {
         assert_eq!(own_bodies(db, &d.id).await?, [(1, None)], "{}", d.id);
         assert_eq!(only_version(db, &d.id).await?.fields.body, d.fields.body);
@@ -1990,15 +1971,43 @@ async fn case_versions_share_the_current_body(db: &Db) -> Result<()> {
         ]
     );
 
+    // Revised again in a group expecting its counters: the version it
+    // leaves behind gets its copy there too.
+    let s2v3 = revised(&s2v2, "s2 第三版正文");
+    let advance = store::SeqAdvance {
+        search: (3, 4),
+        index: Vec::new(),
+    };
+    let c = change_of(&s2v3, &s2v2, true, "revised", &h);
+    ensure!(store::write_changes_expecting(db, &mut None, &[c], &advance).await?);
+    assert_eq!(
+        own_bodies(db, "s2").await?,
+        [
+            (1, Some("s2 第一版正文".to_owned())),
+            (2, Some("s2 第二版正文".to_owned())),
+            (3, None)
+        ]
+    );
+    let mut conn = db.read().acquire().await?;
+    let body = store::get_document(&mut conn, "s2")
+        .await?
+        .map(|d| d.fields.body);
+    drop(conn);
+    assert_eq!(body.as_deref(), Some("s2 第三版正文"));
+
     // A stale revision writes nothing, the copy of the body included.
-    let stale = revised(&v1[1], "过时的修订");
+    let stale = revised(&s2v3, "过时的修订");
     let mut tx = db.begin().await?;
     let c = change_of(&stale, &v1[1], true, "revised", &h);
     ensure!(!store::write_change(&mut tx, db.backend(), &c).await?);
     tx.rollback().await?;
     assert_eq!(
         own_bodies(db, "s2").await?,
-        [(1, Some("s2 第一版正文".to_owned())), (2, None)]
+        [
+            (1, Some("s2 第一版正文".to_owned())),
+            (2, Some("s2 第二版正文".to_owned())),
+            (3, None)
+        ]
     );
     Ok(())
 }

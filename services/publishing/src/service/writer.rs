@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use chrono::{Datelike as _, NaiveDate};
 use gongkai_kernel::ApiError;
-use gongkai_kernel::db::Backend;
 use sqlx::Any;
 use sqlx::pool::PoolConnection;
 
@@ -223,7 +222,7 @@ impl Publishing {
                 .ok_or(())?;
             let changes = Self::group_changes(jobs, &docs, &prepared);
             let advance = SeqCache::advance(&wants, &index_first, search_first, searches);
-            match self.write_expecting(held, &changes, &advance).await {
+            match store::write_changes_expecting(&self.db, held, &changes, &advance).await {
                 Ok(true) => {
                     seqs.store(&advance);
                     return Ok(first_of_each(docs));
@@ -266,29 +265,6 @@ impl Publishing {
             searches,
         ));
         Ok(first_of_each(docs))
-    }
-
-    /// The write expecting the counters' values, on the connection the
-    /// writer keeps on PostgreSQL: a group then pays neither the pool's
-    /// acquire nor the round trip sqlx spends checking every connection it
-    /// takes back. SQLite's one write connection is everybody's, so there
-    /// it goes back after each group; so does any connection after an error.
-    async fn write_expecting(
-        &self,
-        held: &mut Option<PoolConnection<Any>>,
-        changes: &[store::Change<'_>],
-        advance: &store::SeqAdvance,
-    ) -> Result<bool, sqlx::Error> {
-        let mut conn = match held.take() {
-            Some(c) => c,
-            None => self.db.write().acquire().await?,
-        };
-        let backend = self.db.backend();
-        let written = store::write_changes_expecting(&mut conn, backend, changes, advance).await;
-        if written.is_ok() && backend == Backend::Postgres {
-            *held = Some(conn);
-        }
-        written
     }
 
     /// The group's documents as published, numbered from `index_first`
