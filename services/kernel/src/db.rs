@@ -604,6 +604,33 @@ mod tests {
         Ok(())
     }
 
+    /// Another process holding the database: the direct write fails at
+    /// once (its caller has a way that waits) instead of blocking the
+    /// runtime's thread in SQLite's busy handler.
+    #[tokio::test]
+    async fn a_direct_write_does_not_wait_for_another_process() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let db = sqlite(&dir).await?;
+        let mut other = rusqlite::Connection::open(dir.path().join("guard.db"))?;
+        let held = other.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let started = std::time::Instant::now();
+        let e = db
+            .write_direct(|tx| tx.execute("INSERT INTO t (v) VALUES (1)", []).map(Some))
+            .await
+            .expect_err("the database is another's");
+        assert!(e.to_string().contains("locked"), "{e}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "waited {:?}",
+            started.elapsed()
+        );
+        held.rollback()?;
+        db.write_direct(|tx| tx.execute("INSERT INTO t (v) VALUES (1)", []).map(Some))
+            .await?;
+        assert_eq!(count(&db, "t").await?, 1);
+        Ok(())
+    }
+
     #[tokio::test]
     async fn an_in_memory_sqlite_database_is_refused() {
         for url in ["sqlite::memory:", "sqlite://x.db?mode=memory"] {

@@ -34,9 +34,13 @@ impl Direct {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
+        // No busy timeout: within the process the write connection orders
+        // the writers, so only another process can hold the database, and
+        // then this fails at once instead of blocking the caller's thread;
+        // the caller takes sqlx's way, which waits on the driver's thread.
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 0; \
              PRAGMA wal_autocheckpoint = {autocheckpoint_pages};"
         ))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
