@@ -3,6 +3,8 @@
 //! each prepared once and kept, with the count of rows each changed read
 //! straight off it instead of a guard statement after it.
 
+use std::sync::{LazyLock, OnceLock};
+
 use rusqlite::types::ToSqlOutput;
 use rusqlite::{Transaction, params, params_from_iter};
 
@@ -61,37 +63,54 @@ pub(super) fn write_expecting(
     Ok(Some(()))
 }
 
+/// The texts of a change's statements, built once: prepared statements are
+/// looked up by their text, and the texts never change.
+static KEEP_BODY_SQL: LazyLock<String> =
+    LazyLock::new(|| format!("{KEEP_BODY} WHERE document_id = ?1 AND body IS NULL"));
+static VERSION_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{} SELECT id, {VERSION_COLUMNS}, ?1, ?2, ?3 FROM documents WHERE id = ?4",
+        *VERSION_INSERT
+    )
+});
+static HISTORY_SQL: LazyLock<String> =
+    LazyLock::new(|| format!("{HISTORY_INSERT} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+static OUTBOX_SQL: LazyLock<String> =
+    LazyLock::new(|| format!("{OUTBOX_INSERT} VALUES (?1, ?2, ?3, ?4, ?5)"));
+/// The document's UPDATE, leaving the fields alone (`[0]`) or writing them
+/// (`[1]`): its columns are always the same, so the text is made from the
+/// first change of each kind.
+static UPDATE_SQL: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+
 /// One change, as `change_sql`'s batch writes it.
 fn write_change(tx: &Transaction<'_>, c: &Change<'_>, now: i64) -> rusqlite::Result<Option<()>> {
     let d = c.doc;
     if c.fields_changed {
-        tx.prepare_cached(&format!(
-            "{KEEP_BODY} WHERE document_id = ?1 AND body IS NULL"
-        ))?
-        .execute([&d.id])?;
+        tx.prepare_cached(&KEEP_BODY_SQL)?.execute([&d.id])?;
     }
-    let mut values: Vec<Val> = Vec::with_capacity(32);
-    let mut update = String::from("UPDATE documents SET ");
     let fields = c.fields_changed.then(|| field_sets(&d.fields));
-    for (col, v) in fields.into_iter().flatten().chain(row_sets(d)) {
-        if !values.is_empty() {
-            update.push_str(", ");
-        }
-        values.push(v);
-        update.push_str(&format!("{col} = ?{}", values.len()));
-    }
-    let n = values.len();
-    update.push_str(&format!(
-        " WHERE id = ?{} AND state = ?{} AND updated_at = ?{}",
-        n + 1,
-        n + 2,
-        n + 3
-    ));
+    let sets: Vec<(&str, Val)> = fields.into_iter().flatten().chain(row_sets(d)).collect();
+    let update = UPDATE_SQL[usize::from(c.fields_changed)].get_or_init(|| {
+        let assignments: Vec<String> = sets
+            .iter()
+            .enumerate()
+            .map(|(i, (col, _))| format!("{col} = ?{}", i + 1))
+            .collect();
+        let n = sets.len();
+        format!(
+            "UPDATE documents SET {} WHERE id = ?{} AND state = ?{} AND updated_at = ?{}",
+            assignments.join(", "),
+            n + 1,
+            n + 2,
+            n + 3
+        )
+    });
+    let mut values: Vec<Val> = sets.into_iter().map(|(_, v)| v).collect();
     values.push(Val::S(d.id.clone()));
     values.push(Val::S(c.expect_state.as_str().into()));
     values.push(Val::I(c.expect_updated_at));
     if tx
-        .prepare_cached(&update)?
+        .prepare_cached(update)?
         .execute(params_from_iter(&values))?
         != 1
     {
@@ -100,17 +119,11 @@ fn write_change(tx: &Transaction<'_>, c: &Change<'_>, now: i64) -> rusqlite::Res
     if let Some((reason, actor)) = c.version {
         // The version copies the row as just written; its body stays the
         // document's (NULL) until the fields change.
-        tx.prepare_cached(&format!(
-            "{} SELECT id, {VERSION_COLUMNS}, ?1, ?2, ?3 FROM documents WHERE id = ?4",
-            *VERSION_INSERT
-        ))?
-        .execute(params![reason, actor, now, d.id])?;
+        tx.prepare_cached(&VERSION_SQL)?
+            .execute(params![reason, actor, now, d.id])?;
     }
     let h = c.history;
-    tx.prepare_cached(&format!(
-        "{HISTORY_INSERT} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-    ))?
-    .execute(params![
+    tx.prepare_cached(&HISTORY_SQL)?.execute(params![
         d.id,
         h.action,
         h.actor,
@@ -120,14 +133,13 @@ fn write_change(tx: &Transaction<'_>, c: &Change<'_>, now: i64) -> rusqlite::Res
         h.at
     ])?;
     for e in c.events {
-        tx.prepare_cached(&format!("{OUTBOX_INSERT} VALUES (?1, ?2, ?3, ?4, ?5)"))?
-            .execute(params![
-                e.event_id,
-                e.subject,
-                e.payload,
-                e.traceparent,
-                e.created_at
-            ])?;
+        tx.prepare_cached(&OUTBOX_SQL)?.execute(params![
+            e.event_id,
+            e.subject,
+            e.payload,
+            e.traceparent,
+            e.created_at
+        ])?;
     }
     Ok(Some(()))
 }
