@@ -448,16 +448,26 @@ async fn bad_input_gets_the_right_code_and_leaves_nothing() -> anyhow::Result<()
     assert_eq!(e.code(), Code::FailedPrecondition);
     assert!(e.message().contains("主动公开"));
     assert_eq!(count(node.db().clone()).await?, before);
-    // Unpublished documents are not public.
-    let e = anonymous
-        .get_document(pb::GetDocumentRequest {
-            document_id: d.id.clone(),
-            index_no: String::new(),
-            with_history: false,
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), Code::Unauthenticated);
+    // Unpublished documents are not public: without a token one reads
+    // exactly as an id that names nothing, so its existence does not show.
+    let get = |id: &str| pb::GetDocumentRequest {
+        document_id: id.to_owned(),
+        index_no: String::new(),
+        with_history: false,
+    };
+    let unpublished = anonymous.get_document(get(&d.id)).await.unwrap_err();
+    let missing_id = uuid::Uuid::new_v4().to_string();
+    let missing = anonymous.get_document(get(&missing_id)).await.unwrap_err();
+    assert_eq!(unpublished.code(), Code::NotFound);
+    assert_eq!(missing.code(), Code::NotFound);
+    assert_eq!(
+        unpublished.message().replace(&d.id, "ID"),
+        missing.message().replace(&missing_id, "ID")
+    );
+    assert!(unpublished.message().contains("document_id"));
+    // With the unit's token it is there.
+    let got = editor.get_document(get(&d.id)).await?.into_inner();
+    assert_eq!(got.id, d.id);
     node.stop().await?;
     Ok(())
 }

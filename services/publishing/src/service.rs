@@ -1275,18 +1275,15 @@ impl Publishing {
         index_no: &str,
         with_history: bool,
     ) -> Result<DocumentView, ApiError> {
-        let mut conn = self.db.read().acquire().await?;
-        let doc = match (id.trim(), index_no.trim()) {
+        let (field, key) = match (id.trim(), index_no.trim()) {
             ("", "") => {
                 return Err(ApiError::invalid(
                     "document_id",
                     "give document_id or index_no",
                 ));
             }
-            (id, "") => self.load(&mut conn, id).await?,
-            ("", ix) => store::find_by_index_no(&mut conn, ix)
-                .await?
-                .ok_or_else(|| ApiError::NotFound(format!("index_no: no document {ix}")))?,
+            (id, "") => ("document_id", id),
+            ("", ix) => ("index_no", ix),
             _ => {
                 return Err(ApiError::invalid(
                     "index_no",
@@ -1294,23 +1291,39 @@ impl Publishing {
                 ));
             }
         };
-        if !doc.state.is_public() {
-            let unit = UnitPath::parse(&doc.unit).map_err(|e| ApiError::Internal(e.into()))?;
-            match claims {
-                None => {
-                    return Err(ApiError::Unauthenticated(
-                        "authorization: this document is not published; a token is needed".into(),
-                    ));
-                }
-                Some(c) if !c.may_read(&unit) => {
+        let mut conn = self.db.read().acquire().await?;
+        let found = if field == "document_id" {
+            match self.load(&mut conn, key).await {
+                Ok(doc) => Some(doc),
+                Err(ApiError::NotFound(_)) => None,
+                Err(e) => return Err(e),
+            }
+        } else {
+            store::find_by_index_no(&mut conn, key).await?
+        };
+        let doc = match (found, claims) {
+            (Some(doc), _) if doc.state.is_public() => doc,
+            // Without a token a document is published or not there at all:
+            // whether an unpublished one exists is the unit's own business.
+            (_, None) => {
+                return Err(ApiError::NotFound(format!(
+                    "{field}: no published document {key} (a token reads unpublished ones)"
+                )));
+            }
+            (None, Some(_)) => {
+                return Err(ApiError::NotFound(format!("{field}: no document {key}")));
+            }
+            (Some(doc), Some(c)) => {
+                let unit = UnitPath::parse(&doc.unit).map_err(|e| ApiError::Internal(e.into()))?;
+                if !c.may_read(&unit) {
                     return Err(ApiError::PermissionDenied(format!(
                         "token of unit {} may not read documents of {}",
                         c.unit, unit
                     )));
                 }
-                _ => {}
+                doc
             }
-        }
+        };
         let (versions, history) = if with_history {
             (
                 store::versions(&mut conn, &doc.id).await?,
