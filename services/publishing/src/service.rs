@@ -1275,15 +1275,15 @@ impl Publishing {
         index_no: &str,
         with_history: bool,
     ) -> Result<DocumentView, ApiError> {
-        let (field, key) = match (id.trim(), index_no.trim()) {
+        let (field, key, by_id) = match (id.trim(), index_no.trim()) {
             ("", "") => {
                 return Err(ApiError::invalid(
                     "document_id",
                     "give document_id or index_no",
                 ));
             }
-            (id, "") => ("document_id", id),
-            ("", ix) => ("index_no", ix),
+            (id, "") => ("document_id", id, true),
+            ("", ix) => ("index_no", ix, false),
             _ => {
                 return Err(ApiError::invalid(
                     "index_no",
@@ -1292,7 +1292,7 @@ impl Publishing {
             }
         };
         let mut conn = self.db.read().acquire().await?;
-        let found = if field == "document_id" {
+        let found = if by_id {
             match self.load(&mut conn, key).await {
                 Ok(doc) => Some(doc),
                 Err(ApiError::NotFound(_)) => None,

@@ -1469,17 +1469,15 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String) {
     // from the UPDATE's RETURNING, SQLite from the row itself. All but the
     // body, which stays the document's own (NULL: "as the document has it")
     // until a change of the fields gives the versions that share it their
-    // own copy, first thing (`keep_body`; in PostgreSQL's CTEs, from the
+    // own copy, first thing (`KEEP_BODY`; in PostgreSQL's CTEs, from the
     // snapshot taken before the UPDATE).
-    let version_cols = VERSION_COLUMNS;
-    let keep_body = KEEP_BODY;
     let version = c.version.map(|(reason, actor)| {
         let reason = p.add(Val::S(reason.into()));
         let actor = p.add(Val::S(actor.into()));
         let now = p.add(Val::I(now_ms()));
         (
             VERSION_INSERT.as_str(),
-            format!("id, {version_cols}, {reason}, {actor}, {now}"),
+            format!("id, {VERSION_COLUMNS}, {reason}, {actor}, {now}"),
         )
     });
     let h = c.history;
@@ -1492,7 +1490,6 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String) {
         p.add(Val::I(h.at)),
     ]
     .join(", ");
-    let history_insert = HISTORY_INSERT;
     let outbox_rows: Vec<String> = c
         .events
         .iter()
@@ -1507,9 +1504,8 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String) {
             )
         })
         .collect();
-    let outbox_insert = OUTBOX_INSERT;
     let returning = if version.is_some() {
-        format!("id, {version_cols}")
+        format!("id, {VERSION_COLUMNS}")
     } else {
         "id".to_owned()
     };
@@ -1517,11 +1513,11 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String) {
     let mut batch = String::new();
     if c.fields_changed {
         cte.push_str(&format!(
-            ", m{n} AS ({keep_body} WHERE document_id = {id} AND body IS NULL \
+            ", m{n} AS ({KEEP_BODY} WHERE document_id = {id} AND body IS NULL \
              AND EXISTS (SELECT 1 FROM u{n}))"
         ));
         batch.push_str(&format!(
-            "{keep_body} WHERE document_id = {id} AND body IS NULL;"
+            "{KEEP_BODY} WHERE document_id = {id} AND body IS NULL;"
         ));
     }
     batch.push_str(&format!("{update}; {}", sqlite_guard("changes() = 1")));
@@ -1532,18 +1528,18 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String) {
         ));
     }
     cte.push_str(&format!(
-        ", h{n} AS ({history_insert} SELECT id, {history_values} FROM u{n})"
+        ", h{n} AS ({HISTORY_INSERT} SELECT id, {history_values} FROM u{n})"
     ));
     batch.push_str(&format!(
-        "{history_insert} VALUES ({id}, {history_values});"
+        "{HISTORY_INSERT} VALUES ({id}, {history_values});"
     ));
     if !outbox_rows.is_empty() {
         let values = outbox_rows.join(", ");
         cte.push_str(&format!(
-            ", o{n} AS ({outbox_insert} SELECT x.* FROM u{n}, (VALUES {values}) \
+            ", o{n} AS ({OUTBOX_INSERT} SELECT x.* FROM u{n}, (VALUES {values}) \
              AS x(event_id, subject, payload, traceparent, created_at))"
         ));
-        batch.push_str(&format!("{outbox_insert} VALUES {values};"));
+        batch.push_str(&format!("{OUTBOX_INSERT} VALUES {values};"));
     }
     (cte, batch)
 }
