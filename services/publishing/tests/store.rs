@@ -61,6 +61,7 @@ use gongkai_testkit::conformance;
 conformance! {
     write_changes_group => case_write_changes_group,
     write_changes_expecting => case_write_changes_expecting,
+    write_one_expecting => case_write_one_expecting,
     document_round_trip => case_document_round_trip,
     update_document => case_update_document,
     unique_doc_number => case_unique_doc_number,
@@ -1722,6 +1723,107 @@ async fn case_write_changes_expecting(db: &Db) -> Result<()> {
     );
     assert_eq!(counters(db).await?, (search_next + 2, index_next + 2));
     assert_published(db, &published, (2, 2, 2)).await?;
+    Ok(())
+}
+
+/// A single publication written expecting the counters (the common case
+/// with one caller, which PostgreSQL writes with a statement of its own):
+/// a stale counter or document writes nothing; as expected, it lands, with
+/// an index number taken or, for a document that has one, without.
+async fn case_write_one_expecting(db: &Db) -> Result<()> {
+    use gongkai_kernel::outbox::OutboxRow;
+    let key = ("340823.jyj".to_owned(), 2026, String::new());
+    let mut tx = db.begin().await?;
+    let (firsts, search_first) =
+        store::take_seq_ranges(&mut tx, db.backend(), std::slice::from_ref(&key), 1).await?;
+    tx.commit().await?;
+    let (index_next, search_next) = (firsts[&key] + 1, search_first + 1);
+    let counters = || async {
+        let s = scalar(db, "SELECT value + 1 FROM counters WHERE name = 'search'").await?;
+        let i = scalar(db, "SELECT next_seq FROM index_counters").await?;
+        anyhow::Ok((s, i))
+    };
+    let history = publish_history();
+    let events = |id: &str| {
+        vec![OutboxRow {
+            event_id: format!("ev-{id}"),
+            subject: "gk.publishing.document.published.340823.jyj".into(),
+            payload: vec![1, 2, 3],
+            traceparent: None,
+            created_at: 7,
+        }]
+    };
+
+    let mut approved = doc("s1", "340823.jyj");
+    approved.state = State::Approved;
+    insert(db, &approved).await?;
+    let published = as_published(&approved, index_next, search_next);
+    let ev = events("s1");
+    let change = |expect_updated_at: i64| store::Change {
+        doc: &published,
+        expect_state: State::Approved,
+        expect_updated_at,
+        fields_changed: false,
+        version: Some(("published", "bob")),
+        history: &history,
+        events: &ev,
+    };
+    let advance = |search: i64, index: i64| store::SeqAdvance {
+        search: (search, search + 1),
+        index: vec![(key.clone(), index, index + 1)],
+    };
+    for (stale, at) in [
+        (advance(search_next - 1, index_next), approved.updated_at),
+        (advance(search_next, index_next + 1), approved.updated_at),
+        (advance(search_next, index_next), approved.updated_at - 1),
+    ] {
+        assert!(!store::write_changes_expecting(db, &mut None, &[change(at)], &stale).await?);
+        assert_eq!(counters().await?, (search_next, index_next));
+        assert_eq!(get(db, "s1").await?.as_ref(), Some(&approved));
+        for t in [
+            "SELECT COUNT(*) FROM document_versions",
+            "SELECT COUNT(*) FROM document_history",
+            "SELECT COUNT(*) FROM gk_outbox",
+        ] {
+            assert_eq!(scalar(db, t).await?, 0, "{t} after a refused write");
+        }
+    }
+    assert!(
+        store::write_changes_expecting(
+            db,
+            &mut None,
+            &[change(approved.updated_at)],
+            &advance(search_next, index_next)
+        )
+        .await?
+    );
+    assert_eq!(counters().await?, (search_next + 1, index_next + 1));
+    assert_published(db, std::slice::from_ref(&published), (1, 1, 1)).await?;
+
+    // A document keeping the index number it has takes none.
+    let mut numbered = doc("s2", "340823.jyj");
+    numbered.state = State::Approved;
+    numbered.index_no = Some("X/2026-00001".into());
+    insert(db, &numbered).await?;
+    let mut republished = as_published(&numbered, 0, search_next + 1);
+    republished.index_no = numbered.index_no.clone();
+    let ev = events("s2");
+    let change = store::Change {
+        doc: &republished,
+        expect_state: State::Approved,
+        expect_updated_at: numbered.updated_at,
+        fields_changed: false,
+        version: Some(("published", "bob")),
+        history: &history,
+        events: &ev,
+    };
+    let advance = store::SeqAdvance {
+        search: (search_next + 1, search_next + 2),
+        index: vec![],
+    };
+    assert!(store::write_changes_expecting(db, &mut None, &[change], &advance).await?);
+    assert_eq!(counters().await?, (search_next + 2, index_next + 1));
+    assert_published(db, &[published, republished], (2, 2, 2)).await?;
     Ok(())
 }
 
