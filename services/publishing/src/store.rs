@@ -1419,6 +1419,12 @@ async fn write_changes_expecting_pg(
         .bind(changes.len() as i64)
         .execute(&mut *conn)
         .await;
+    as_expected(done)
+}
+
+/// The outcome of a write expecting the counters on PostgreSQL: `gk_expect`
+/// refuses with a serialization failure when anything was not as expected.
+fn as_expected<T>(done: Result<T, sqlx::Error>) -> Result<bool, sqlx::Error> {
     match done {
         Ok(_) => Ok(true),
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("40001") => Ok(false),
@@ -1462,15 +1468,11 @@ async fn write_one_expecting_pg(
         "WITH {search}{index}, {cte} SELECT gk_expect((SELECT COUNT(*) FROM sc) = 1\
          {index_check} AND (SELECT COUNT(*) FROM u0) = 1)"
     );
-    match p
-        .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
-        .execute(conn)
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("40001") => Ok(false),
-        Err(e) => Err(e),
-    }
+    as_expected(
+        p.bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .execute(conn)
+            .await,
+    )
 }
 
 /// What a version copies from its document's row.
