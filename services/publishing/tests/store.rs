@@ -1593,13 +1593,7 @@ async fn case_idempotent_consumer(db: &Db) -> Result<()> {
 /// at all (no counter, row, version, history or event).
 async fn case_write_changes_expecting(db: &Db) -> Result<()> {
     use gongkai_kernel::outbox::OutboxRow;
-    let key = ("340823.jyj".to_owned(), 2026, String::new());
-    // The counters as a first publication under lock leaves them.
-    let mut tx = db.begin().await?;
-    let (firsts, search_first) =
-        store::take_seq_ranges(&mut tx, db.backend(), std::slice::from_ref(&key), 1).await?;
-    tx.commit().await?;
-    let (index_next, search_next) = (firsts[&key] + 1, search_first + 1);
+    let (key, index_next, search_next) = first_publication_counters(db).await?;
 
     let history = publish_history();
     let mut approved = Vec::new();
@@ -1732,12 +1726,7 @@ async fn case_write_changes_expecting(db: &Db) -> Result<()> {
 /// an index number taken or, for a document that has one, without.
 async fn case_write_one_expecting(db: &Db) -> Result<()> {
     use gongkai_kernel::outbox::OutboxRow;
-    let key = ("340823.jyj".to_owned(), 2026, String::new());
-    let mut tx = db.begin().await?;
-    let (firsts, search_first) =
-        store::take_seq_ranges(&mut tx, db.backend(), std::slice::from_ref(&key), 1).await?;
-    tx.commit().await?;
-    let (index_next, search_next) = (firsts[&key] + 1, search_first + 1);
+    let (key, index_next, search_next) = first_publication_counters(db).await?;
     let counters = || async {
         let s = scalar(db, "SELECT value + 1 FROM counters WHERE name = 'search'").await?;
         let i = scalar(db, "SELECT next_seq FROM index_counters").await?;
@@ -1825,6 +1814,18 @@ async fn case_write_one_expecting(db: &Db) -> Result<()> {
     assert_eq!(counters().await?, (search_next + 2, index_next + 1));
     assert_published(db, &[published, republished], (2, 2, 2)).await?;
     Ok(())
+}
+
+/// The counters as a first publication under lock leaves them: the unit's
+/// index-number counter for 2026, and the next index and search numbers.
+async fn first_publication_counters(db: &Db) -> Result<(store::CounterKey, i64, i64)> {
+    let key = ("340823.jyj".to_owned(), 2026, String::new());
+    let mut tx = db.begin().await?;
+    let (firsts, search_first) =
+        store::take_seq_ranges(&mut tx, db.backend(), std::slice::from_ref(&key), 1).await?;
+    tx.commit().await?;
+    let index_next = firsts[&key] + 1;
+    Ok((key, index_next, search_first + 1))
 }
 
 /// The one version of document `id`, as the store reads it.
