@@ -1004,18 +1004,18 @@ pub async fn write_changes(
         return write_group_pg(conn, changes).await;
     }
     let mut p = Params::default();
-    let mut ctes = Vec::new();
-    let mut counts = Vec::new();
-    let mut batch = String::new();
-    for (n, c) in changes.iter().enumerate() {
-        let (cte, stmts) = change_sql(&mut p, c, n);
-        ctes.push(cte);
-        counts.push(format!("(SELECT COUNT(*) FROM u{n})"));
-        batch.push_str(&stmts);
-    }
+    // PostgreSQL's CTEs, or SQLite's batch of statements.
+    let parts: Vec<String> = changes
+        .iter()
+        .enumerate()
+        .map(|(n, c)| change_sql(&mut p, c, n, backend))
+        .collect();
     match backend {
         gongkai_kernel::db::Backend::Postgres => {
-            let sql = format!("WITH {} SELECT {}", ctes.join(", "), counts.join(" + "));
+            let counts: Vec<String> = (0..changes.len())
+                .map(|n| format!("(SELECT COUNT(*) FROM u{n})"))
+                .collect();
+            let sql = format!("WITH {} SELECT {}", parts.join(", "), counts.join(" + "));
             let n: i64 = p
                 .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
                 .fetch_one(conn)
@@ -1025,7 +1025,7 @@ pub async fn write_changes(
         }
         gongkai_kernel::db::Backend::Sqlite => {
             match p
-                .bind(sqlx::query(sqlx::AssertSqlSafe(batch)))
+                .bind(sqlx::query(sqlx::AssertSqlSafe(parts.concat())))
                 .execute(conn)
                 .await
             {
@@ -1199,13 +1199,7 @@ struct GroupEvent<'a> {
 /// unpacks nor chooses the fields and has no step giving older versions
 /// their own body; that costs PostgreSQL a third of the statement's time
 /// when a document's fields stay as they are.
-fn group_ctes(fields: bool) -> &'static str {
-    static STATE_ONLY: LazyLock<String> = LazyLock::new(|| group_ctes_text(false));
-    static WITH_FIELDS: LazyLock<String> = LazyLock::new(|| group_ctes_text(true));
-    if fields { &WITH_FIELDS } else { &STATE_ONLY }
-}
-
-fn group_ctes_text(fields: bool) -> String {
+fn group_ctes(fields: bool) -> String {
     // Columns of `x` and assignments of `u` for the fields, when the group
     // changes any; `fields` tells per document whether its own changed.
     let (field_columns, field_sets, keep_bodies) = if fields {
@@ -1274,25 +1268,34 @@ fn group_ctes_text(fields: bool) -> String {
     )
 }
 
-/// Whether any of `changes` changes its document's fields.
-fn any_fields(changes: &[Change<'_>]) -> bool {
-    changes.iter().any(|c| c.fields_changed)
+/// A group statement in both of [`group_ctes`]'s shapes, each built once:
+/// the same text every time, prepared and cached.
+struct GroupShapes {
+    state_only: LazyLock<String>,
+    with_fields: LazyLock<String>,
+}
+
+impl GroupShapes {
+    /// The shape `changes` need: with the fields if any of them changes its
+    /// document's.
+    fn for_changes(&self, changes: &[Change<'_>]) -> &str {
+        if changes.iter().any(|c| c.fields_changed) {
+            &self.with_fields
+        } else {
+            &self.state_only
+        }
+    }
 }
 
 /// The group statement on PostgreSQL and its two parameters for `changes`;
 /// public so that a test can check how PostgreSQL plans it.
 pub fn group_statement_pg(changes: &[Change<'_>]) -> (&'static str, String, String) {
-    static STATE_ONLY: LazyLock<String> =
-        LazyLock::new(|| format!("WITH {} SELECT COUNT(*) FROM u", group_ctes(false)));
-    static WITH_FIELDS: LazyLock<String> =
-        LazyLock::new(|| format!("WITH {} SELECT COUNT(*) FROM u", group_ctes(true)));
-    let sql = if any_fields(changes) {
-        &WITH_FIELDS
-    } else {
-        &STATE_ONLY
+    static SQL: GroupShapes = GroupShapes {
+        state_only: LazyLock::new(|| format!("WITH {} SELECT COUNT(*) FROM u", group_ctes(false))),
+        with_fields: LazyLock::new(|| format!("WITH {} SELECT COUNT(*) FROM u", group_ctes(true))),
     };
     let (docs, events) = group_json(changes);
-    (sql.as_str(), docs, events)
+    (SQL.for_changes(changes), docs, events)
 }
 
 async fn write_group_pg(
@@ -1386,7 +1389,6 @@ async fn write_changes_expecting_pg(
         .collect();
     // Serializing plain structs cannot fail.
     let counters = serde_json::to_string(&counters).unwrap_or_default();
-    // Built once per shape: the same text every time, prepared and cached.
     fn text(fields: bool) -> String {
         format!(
             "WITH sc AS (UPDATE counters SET value = $4 - 1 \
@@ -1402,14 +1404,11 @@ async fn write_changes_expecting_pg(
             group_ctes(fields)
         )
     }
-    static STATE_ONLY: LazyLock<String> = LazyLock::new(|| text(false));
-    static WITH_FIELDS: LazyLock<String> = LazyLock::new(|| text(true));
-    let sql = if any_fields(changes) {
-        &WITH_FIELDS
-    } else {
-        &STATE_ONLY
+    static SQL: GroupShapes = GroupShapes {
+        state_only: LazyLock::new(|| text(false)),
+        with_fields: LazyLock::new(|| text(true)),
     };
-    let done = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+    let done = sqlx::query(sqlx::AssertSqlSafe(SQL.for_changes(changes)))
         .bind(docs)
         .bind(events)
         .bind(seqs.search.0)
@@ -1463,7 +1462,7 @@ async fn write_one_expecting_pg(
         ),
         _ => (String::new(), ""),
     };
-    let (cte, _) = change_sql(&mut p, change, 0);
+    let cte = change_sql(&mut p, change, 0, gongkai_kernel::db::Backend::Postgres);
     let sql = format!(
         "WITH {search}{index}, {cte} SELECT gk_expect((SELECT COUNT(*) FROM sc) = 1\
          {index_check} AND (SELECT COUNT(*) FROM u0) = 1)"
@@ -1543,11 +1542,17 @@ fn row_sets(d: &DocRow) -> [(&'static str, Val); 15] {
     ]
 }
 
-/// The SQL of one change, numbered `n`: as CTEs hanging off the UPDATE's
-/// row (PostgreSQL: no row, no writes), and as a batch of statements
-/// (SQLite: a guard after the UPDATE stops the batch unless it wrote its
-/// one row, and the caller rolls back, so a stale change writes nothing).
-fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String) {
+/// The SQL of one change, numbered `n`, for `backend`: on PostgreSQL as
+/// CTEs hanging off the UPDATE's row (no row, no writes); on SQLite as a
+/// batch of statements (a guard after the UPDATE stops the batch unless it
+/// wrote its one row, and the caller rolls back, so a stale change writes
+/// nothing).
+fn change_sql(
+    p: &mut Params,
+    c: &Change<'_>,
+    n: usize,
+    backend: gongkai_kernel::db::Backend,
+) -> String {
     let d = c.doc;
     let f = &d.fields;
     let id = p.add(Val::S(d.id.clone()));
@@ -1608,39 +1613,52 @@ fn change_sql(p: &mut Params, c: &Change<'_>, n: usize) -> (String, String) {
     } else {
         "id".to_owned()
     };
-    let mut cte = format!("u{n} AS ({update} RETURNING {returning})");
+    if backend == gongkai_kernel::db::Backend::Postgres {
+        let mut cte = format!("u{n} AS ({update} RETURNING {returning})");
+        if c.fields_changed {
+            cte.push_str(&format!(
+                ", m{n} AS ({KEEP_BODY} WHERE document_id = {id} AND body IS NULL \
+                 AND EXISTS (SELECT 1 FROM u{n}))"
+            ));
+        }
+        if let Some((insert, values)) = &version {
+            cte.push_str(&format!(", v{n} AS ({insert} SELECT {values} FROM u{n})"));
+        }
+        cte.push_str(&format!(
+            ", h{n} AS ({HISTORY_INSERT} SELECT id, {history_values} FROM u{n})"
+        ));
+        if !outbox_rows.is_empty() {
+            let values = outbox_rows.join(", ");
+            cte.push_str(&format!(
+                ", o{n} AS ({OUTBOX_INSERT} SELECT x.* FROM u{n}, (VALUES {values}) \
+                 AS x(event_id, subject, payload, traceparent, created_at))"
+            ));
+        }
+        return cte;
+    }
     let mut batch = String::new();
     if c.fields_changed {
-        cte.push_str(&format!(
-            ", m{n} AS ({KEEP_BODY} WHERE document_id = {id} AND body IS NULL \
-             AND EXISTS (SELECT 1 FROM u{n}))"
-        ));
         batch.push_str(&format!(
             "{KEEP_BODY} WHERE document_id = {id} AND body IS NULL;"
         ));
     }
     batch.push_str(&format!("{update}; {}", sqlite_guard("changes() = 1")));
     if let Some((insert, values)) = &version {
-        cte.push_str(&format!(", v{n} AS ({insert} SELECT {values} FROM u{n})"));
         batch.push_str(&format!(
             "{insert} SELECT {values} FROM documents WHERE id = {id};"
         ));
     }
-    cte.push_str(&format!(
-        ", h{n} AS ({HISTORY_INSERT} SELECT id, {history_values} FROM u{n})"
-    ));
     batch.push_str(&format!(
         "{HISTORY_INSERT} VALUES ({id}, {history_values});"
     ));
     if !outbox_rows.is_empty() {
-        let values = outbox_rows.join(", ");
-        cte.push_str(&format!(
-            ", o{n} AS ({OUTBOX_INSERT} SELECT x.* FROM u{n}, (VALUES {values}) \
-             AS x(event_id, subject, payload, traceparent, created_at))"
+        batch.push_str(&format!(
+            "{OUTBOX_INSERT} VALUES {}",
+            outbox_rows.join(", ")
         ));
-        batch.push_str(&format!("{OUTBOX_INSERT} VALUES {values};"));
+        batch.push(';');
     }
-    (cte, batch)
+    batch
 }
 
 /// Takes the next index-number sequence (when `index` is given as
