@@ -1608,12 +1608,12 @@ fn change_sql(
             )
         })
         .collect();
-    let returning = if version.is_some() {
-        format!("id, {VERSION_COLUMNS}")
-    } else {
-        "id".to_owned()
-    };
     if backend == gongkai_kernel::db::Backend::Postgres {
+        let returning = if version.is_some() {
+            format!("id, {VERSION_COLUMNS}")
+        } else {
+            "id".to_owned()
+        };
         let mut cte = format!("u{n} AS ({update} RETURNING {returning})");
         if c.fields_changed {
             cte.push_str(&format!(
